@@ -1,0 +1,135 @@
+"""Everything an answer writes: sample grids, the loss plot, the history file, the output folder.
+
+Images everywhere in GenDojo are NumPy NHWC float32 in [-1, 1]; these helpers turn them into PNGs.
+Plots use matplotlib's ``Figure`` directly (no ``pyplot``), so they work the same in a terminal,
+on a server without a screen, and inside Jupyter.
+"""
+
+import json
+import math
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def output_dir(out, topic, framework):
+    """``out`` if given, else ``outputs/<topic>/<framework>``; created if missing."""
+    path = Path(out) if out else Path("outputs") / topic / framework
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def to_uint8(images):
+    """[-1, 1] float images → uint8 [0, 255], clipping anything outside the range."""
+    return ((np.clip(np.asarray(images, dtype=np.float32), -1, 1) + 1) * 127.5).round().astype(np.uint8)
+
+
+def make_grid(rows, padding=1, scale=None):
+    """Tile a list of image rows into one uint8 RGB picture.
+
+    ``rows`` is a list of NHWC arrays in [-1, 1] (each one row of the grid, e.g. inputs above
+    their reconstructions) or a single NHWC array, laid out as a square. Small images are scaled
+    up with nearest-neighbour so a 16-pixel grid is still visible.
+    """
+    if isinstance(rows, np.ndarray):
+        images = rows
+        columns = math.ceil(math.sqrt(len(images)))
+        rows = [images[i : i + columns] for i in range(0, len(images), columns)]
+    columns = max(len(row) for row in rows)
+    height, width, channels = rows[0].shape[1:]
+    grid = np.full(
+        (len(rows) * (height + padding) + padding, columns * (width + padding) + padding, 3),
+        255,
+        dtype=np.uint8,
+    )
+    for r, row in enumerate(rows):
+        for c, image in enumerate(to_uint8(row)):
+            if channels == 1:
+                image = np.repeat(image, 3, axis=2)
+            y, x = padding + r * (height + padding), padding + c * (width + padding)
+            grid[y : y + height, x : x + width] = image
+    if scale is None:
+        scale = max(1, 256 // max(grid.shape[:2]) + 1) if max(height, width) < 64 else 1
+    if scale > 1:
+        grid = cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    return grid
+
+
+def save_grid(rows, path, **kwargs):
+    """Write ``make_grid(rows)`` to ``path`` as PNG and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(make_grid(rows, **kwargs), cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+def save_loss_plot(history, path, title=""):
+    """One line per loss in ``history`` (a dict of per-step lists), against the training step."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4), dpi=100)
+    axes = figure.add_subplot()
+    for name, values in history.items():
+        values = np.asarray(values, dtype=np.float64)
+        axes.plot(np.arange(len(values)), values, label=name, alpha=0.35, linewidth=0.8)
+        if len(values) >= 20:  # a running mean makes the trend readable through the noise
+            window = max(5, len(values) // 50)
+            smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+            axes.plot(np.arange(window - 1, len(values)), smooth, color=axes.lines[-1].get_color())
+    axes.set_xlabel("training step")
+    axes.set_ylabel("loss")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path
+
+
+def save_history(history, path, config=None, **extra):
+    """Write the per-step losses, the config and anything in ``extra`` to a JSON file."""
+    record = {"config": _plain(config), **_plain(extra), "history": _plain(history)}
+    record.setdefault("written", time.strftime("%Y-%m-%dT%H:%M:%S"))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return path
+
+
+def _plain(value):
+    """Dataclasses, NumPy scalars and arrays → plain JSON types."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value):
+        return _plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def finish_run(networks, history, config, out, topic, framework, seconds=None):
+    """End of every answer's ``main``: checkpoint, history file and loss plot, then a summary."""
+    from gendojo.frameworks import count_parameters, save_checkpoint
+
+    save_checkpoint(networks, out)
+    parameters = {name: count_parameters(network) for name, network in networks.items()}
+    save_history(
+        history, out / "history.json", config, topic=topic, framework=framework,
+        parameters=parameters, seconds=seconds,
+    )  # fmt: skip
+    save_loss_plot(history, out / "losses.png", title=f"{topic} · {framework}")
+    final = ", ".join(f"{name} {values[-1]:.4f}" for name, values in history.items() if values)
+    timing = f" in {seconds:.1f} s" if seconds is not None else ""
+    print(f"{topic} {framework}: {len(next(iter(history.values()), []))} steps{timing}; final {final}")
+    print(f"wrote {out}/: samples.png, losses.png, history.json, checkpoint/")
