@@ -1,0 +1,126 @@
+"""pytest options and reporting for grading: ``--answers DIR``, ``--topic``, ``--framework``,
+``--grade-report FILE``.
+
+Any test with an ``answer`` argument runs once per answer file found (topic × framework); a test
+module that sets ``TOPIC = "vae"`` runs only on that topic's answers. Outcomes are gathered per
+topic, framework and check, printed as a table at the end and, with ``--grade-report``, written
+as Markdown a teacher can hand back.
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+from harness import REFERENCE, AnswerProblem, discover, load
+
+from gendojo.grading import CheckResult, render_markdown, render_terminal
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("gendojo", "GenDojo grading")
+    group.addoption("--answers", default=str(REFERENCE), help="a tree laid out like answers/ to check (default: the reference answers)")
+    group.addoption("--topic", action="append", default=[], help="check only this topic (repeatable)")
+    group.addoption("--framework", action="append", default=[], help="check only this framework (repeatable)")
+    group.addoption("--grade-report", default=None, help="write a Markdown grade report to this file")
+
+
+def pytest_configure(config):
+    answers = Path(config.getoption("--answers"))
+    if not answers.is_dir():
+        raise pytest.UsageError(f"--answers {answers}: no such folder (it should look like answers/, one folder per topic)")
+
+
+def pytest_generate_tests(metafunc):
+    if "answer" not in metafunc.fixturenames and "answer_ref" not in metafunc.fixturenames:
+        return
+    options = metafunc.config.option
+    topic = getattr(metafunc.module, "TOPIC", None)
+    refs = discover(options.answers, [topic] if topic else options.topic, options.framework)
+    if topic and options.topic and topic not in options.topic:
+        refs = []
+    only = getattr(metafunc.module, "FRAMEWORKS", None)
+    refs = [r for r in refs if not only or r.framework in only]
+    name = "answer" if "answer" in metafunc.fixturenames else "answer_ref"
+    metafunc.parametrize(name, refs, ids=[r.id for r in refs], indirect=True)
+
+
+@pytest.fixture
+def answer_ref(request):
+    return request.param
+
+
+@pytest.fixture
+def answer(request):
+    """The imported answer module; a file that is missing or won't import fails the check."""
+    module = load(request.param)
+    module.REF = request.param
+    return module
+
+
+# --- grading report -----------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config, items):
+    # With pytest-xdist's --dist loadgroup, all checks of one answer run in one worker, so its
+    # tiny training run (cached in harness.train_tiny) happens once.
+    for item in items:
+        ref = _ref(item)
+        if ref is not None:
+            item.add_marker(pytest.mark.xdist_group(ref.id))
+
+
+def _ref(item):
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("answer", callspec.params.get("answer_ref")) if callspec else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    ref = _ref(item)
+    if ref is None:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        reason = _reason(call.excinfo) if report.outcome == "failed" else ""
+        if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2].removeprefix("Skipped: ")
+        check = item.originalname.removeprefix("test_")
+        # user_properties travel from an xdist worker to the controller with the report
+        report.user_properties.append(("gendojo", (ref.topic, ref.framework, check, reason)))
+
+
+def pytest_runtest_logreport(report):
+    for key, value in report.user_properties:
+        if key == "gendojo":
+            topic, framework, check, reason = value
+            _results.append(CheckResult(topic, framework, check, report.outcome, reason, round(report.duration, 2)))
+
+
+_results = []
+
+
+def _reason(excinfo):
+    if excinfo is None:
+        return ""
+    error = excinfo.value
+    text = str(error).strip()
+    if isinstance(error, AssertionError):
+        text = text.split("\nassert ")[0]
+    first = text.splitlines()[0] if text else type(error).__name__
+    if not isinstance(error, AssertionError | AnswerProblem) and type(error).__name__ != "Failed":
+        first = f"{type(error).__name__}: {first}"
+    return first[:400]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    results = _results
+    if results:
+        terminalreporter.write_sep("=", "GenDojo: checks per topic and framework")
+        terminalreporter.write_line(render_terminal(results))
+    path = config.getoption("--grade-report")
+    if path:
+        Path(path).write_text(
+            render_markdown(results, answers=config.getoption("--answers"), when=time.strftime("%Y-%m-%d %H:%M"))
+        )
+        terminalreporter.write_line(f"grade report written to {path}")

@@ -1,0 +1,267 @@
+"""The grading harness's machinery: find answers, import them safely, train them on a tiny subset.
+
+Everything a student's file can do wrong (not exist, not import, raise, hang, return nonsense)
+becomes an ``AnswerProblem`` with a sentence a person can read, never a crash of the harness.
+The checks themselves live in ``test_answers.py`` (every topic) and ``test_<topic>.py`` (one topic).
+"""
+
+import ast
+import dataclasses
+import hashlib
+import importlib.util
+import re
+import signal
+import sys
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+import gendojo
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "answers"
+QUESTIONS = ROOT / "questions"
+TOPICS = Path(__file__).resolve().parent / "topics"
+
+IMPORT_LIMIT = 120  # seconds; TensorFlow alone takes ~5 s to import on 2 cores
+TRAIN_LIMIT = 180
+
+
+class AnswerRef(NamedTuple):
+    """One answer file under test: ``answers/<topic>/<topic>_<framework>.py`` of some tree."""
+
+    topic: str
+    framework: str
+    path: Path
+
+    @property
+    def id(self):
+        return f"{self.topic}-{self.framework}"
+
+
+class AnswerProblem(pytest.fail.Exception):
+    """Something wrong with an answer, worded for the person who wrote it.
+
+    It is pytest's own "failed" outcome without a traceback, so a check that meets one fails
+    with exactly this sentence.
+    """
+
+    def __init__(self, message):
+        super().__init__(message, pytrace=False)
+
+
+class TimeLimit(BaseException):  # not an Exception, so a bare `except Exception` in an answer can't swallow it
+    pass
+
+
+@contextmanager
+def deadline(seconds, what):
+    """Stop whatever runs inside after ``seconds`` and raise ``AnswerProblem`` naming ``what``."""
+
+    def stop(signum, frame):
+        raise TimeLimit
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except TimeLimit:
+        raise AnswerProblem(
+            f"{what} did not finish within {seconds} s (an endless loop, or far too much work)"
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# --- finding answers ---------------------------------------------------------------------------
+
+
+def spec_topics():
+    """Topics the harness knows how to check: one ``tests/topics/<topic>.py`` each."""
+    return sorted(p.stem for p in TOPICS.glob("*.py") if not p.stem.startswith("_"))
+
+
+@cache
+def topic_spec(topic):
+    spec = importlib.util.spec_from_file_location(f"gendojo_topic_{topic}", TOPICS / f"{topic}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def discover(answers_dir, topics=None, frameworks=None):
+    """Every (topic, framework) to check in a tree laid out like ``answers/``.
+
+    A topic counts when its folder exists in the tree (or, for the reference tree, always); each
+    of its four frameworks is then expected, so a missing file is a failed check, not a skip.
+    """
+    answers_dir = Path(answers_dir)
+    known = spec_topics()
+    present = [t for t in known if (answers_dir / t).is_dir()]
+    chosen = [t for t in present if not topics or t in topics]
+    return [
+        AnswerRef(topic, framework, answers_dir / topic / f"{topic}_{framework}.py")
+        for topic in chosen
+        for framework in gendojo.FRAMEWORKS
+        if not frameworks or framework in frameworks
+    ]
+
+
+def reference(topic, framework="pytorch"):
+    return AnswerRef(topic, framework, REFERENCE / topic / f"{topic}_{framework}.py")
+
+
+# --- importing ---------------------------------------------------------------------------------
+
+_modules = {}
+
+
+def load(ref):
+    """Import an answer file by path, once; raise ``AnswerProblem`` if it can't be imported."""
+    key = str(ref.path.resolve()) if ref.path.exists() else str(ref.path)
+    if key not in _modules:
+        try:
+            _modules[key] = _import(ref)
+        except AnswerProblem as problem:
+            _modules[key] = problem
+    result = _modules[key]
+    if isinstance(result, AnswerProblem):
+        raise AnswerProblem(result.msg)
+    return result
+
+
+def _import(ref):
+    if not ref.path.exists():
+        raise AnswerProblem(f"{ref.path.name} is missing (expected at {ref.path})")
+    name = f"gendojo_answer_{ref.topic}_{ref.framework}_{hashlib.sha1(str(ref.path).encode()).hexdigest()[:8]}"
+    spec = importlib.util.spec_from_file_location(name, ref.path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        with deadline(IMPORT_LIMIT, f"importing {ref.path.name}"):
+            spec.loader.exec_module(module)
+    except SyntaxError as error:
+        raise AnswerProblem(f"{ref.path.name} has a syntax error on line {error.lineno}: {error.msg}") from None
+    except AnswerProblem:
+        raise
+    except BaseException as error:  # anything, even SystemExit from a stray parse_args() at import
+        raise AnswerProblem(f"importing {ref.path.name} raised {_describe(error)}") from None
+    missing = [n for n in ("Config", "build", "train", "main") if not hasattr(module, n)]
+    if missing:
+        raise AnswerProblem(f"{ref.path.name} defines no {', '.join(missing)} (see CONTRIBUTING.md)")
+    if not dataclasses.is_dataclass(module.Config):
+        raise AnswerProblem(f"{ref.path.name}: Config must be a dataclass")
+    return module
+
+
+def _describe(error):
+    text = str(error).strip().splitlines()
+    if isinstance(error, NotImplementedError):
+        return f"NotImplementedError (not implemented yet: {text[0] if text else 'no message'})"
+    return f"{type(error).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
+
+
+@contextmanager
+def answer_code(what, seconds=TRAIN_LIMIT):
+    """Run a student's code: exceptions and hangs become one readable ``AnswerProblem``."""
+    try:
+        with deadline(seconds, what):
+            yield
+    except AnswerProblem:
+        raise
+    except Exception as error:
+        raise AnswerProblem(f"{what} raised {_describe(error)}") from None
+
+
+# --- tiny training runs --------------------------------------------------------------------------
+
+
+class Run(NamedTuple):
+    networks: dict
+    history: dict
+    config: object
+    data: gendojo.Dataset
+
+
+def tiny_config(answer, topic, **overrides):
+    spec = topic_spec(topic)
+    return dataclasses.replace(answer.Config(), **{**spec.TINY, "quiet": True, **overrides})
+
+
+_data = {}
+
+
+def tiny_data(config):
+    key = (config.dataset, config.image_size, config.channels, config.dataset_size, config.seed)
+    if key not in _data:
+        _data[key] = gendojo.load_dataset(config)
+    return _data[key]
+
+
+_runs = {}
+
+
+def train_tiny(answer, topic, **overrides):
+    """``answer.train`` on the topic's tiny config; cached per answer and overrides."""
+    key = (answer.__name__, tuple(sorted(overrides.items())))
+    if key not in _runs:
+        try:
+            config = tiny_config(answer, topic, **overrides)
+            data = tiny_data(config)
+            with answer_code(f"train(config, data) for {config.steps} tiny steps"):
+                networks, history = answer.train(config, data)
+            _runs[key] = Run(networks, history, config, data)
+        except AnswerProblem as problem:
+            _runs[key] = problem
+    result = _runs[key]
+    if isinstance(result, AnswerProblem):
+        raise AnswerProblem(result.msg)
+    return result
+
+
+def check_history(history, names):
+    """The history is a dict of per-step float lists with (at least) the topic's names, all finite."""
+    if not isinstance(history, dict):
+        raise AnswerProblem(f"train must return (networks, history) with history a dict, got {type(history).__name__}")
+    missing = [n for n in names if n not in history]
+    if missing:
+        raise AnswerProblem(f"history has no {', '.join(map(repr, missing))} (it has {sorted(history)})")
+    for name in names:
+        values = np.asarray(history[name], dtype=np.float64)
+        if values.ndim != 1 or len(values) == 0:
+            raise AnswerProblem(f"history[{name!r}] should be one number per step, got shape {values.shape}")
+        if not np.all(np.isfinite(values)):
+            first = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise AnswerProblem(f"history[{name!r}] is not finite from step {first} on ({values[first]})")
+
+
+# --- what the sheet and the reference say ---------------------------------------------------------
+
+
+def sheet_parameter_counts(topic):
+    """{network: count} from the ``## Parameter counts`` table of ``questions/<topic>.md``."""
+    sheet = QUESTIONS / f"{topic}.md"
+    if not sheet.exists():
+        raise AnswerProblem(f"the question sheet {sheet.name} is missing")
+    text = sheet.read_text()
+    match = re.search(r"^## Parameter counts\s*$(.*?)(?=^## |\Z)", text, re.M | re.S)
+    if not match:
+        raise AnswerProblem(f"{sheet.name} has no '## Parameter counts' section")
+    counts = {name: int(number.replace(",", "")) for name, number in re.findall(r"^\|\s*`(\w+)`\s*\|\s*([\d,]+)\s*\|", match.group(1), re.M)}
+    if not counts:
+        raise AnswerProblem(f"{sheet.name}'s parameter table has no rows like | `name` | 1,234 |")
+    return counts
+
+
+def outline(path):
+    """The file's ``# %%`` section titles and its top-level class and function names, in order."""
+    source = Path(path).read_text()
+    sections = [line[4:].strip() for line in source.splitlines() if line.startswith("# %% ") and "[markdown]" not in line]
+    tree = ast.parse(source)
+    names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)]
+    return sections, names

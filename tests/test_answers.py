@@ -1,0 +1,133 @@
+"""The checks every answer of every topic must pass (see CONTRIBUTING.md, "The answer contract").
+
+Each test runs once per answer file (topic × framework); ``--answers DIR`` points them at a
+student's tree. A check that fails says why in one sentence; the grade report collects them.
+"""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from harness import (
+    answer_code,
+    check_history,
+    deadline,
+    load,
+    outline,
+    reference,
+    sheet_parameter_counts,
+    tiny_config,
+    tiny_data,
+    topic_spec,
+    train_tiny,
+)
+
+import gendojo
+
+
+def test_imports(answer_ref):
+    load(answer_ref)
+
+
+def test_config(answer):
+    """The Config fields and defaults equal the reference answer's (which are the sheet's)."""
+    mine = dataclasses.asdict(answer.Config())
+    theirs = dataclasses.asdict(load(reference(answer.REF.topic)).Config())
+    missing = sorted(theirs.keys() - mine.keys())
+    extra = sorted(mine.keys() - theirs.keys())
+    assert not missing and not extra, f"Config fields differ: missing {missing}, unexpected {extra}"
+    differ = {k: (mine[k], theirs[k]) for k in theirs if mine[k] != theirs[k]}
+    assert not differ, "Config defaults differ from the sheet: " + ", ".join(
+        f"{k}={a!r} (sheet: {b!r})" for k, (a, b) in differ.items()
+    )
+
+
+def test_layout(answer):
+    """Same ``# %%`` sections and top-level classes/functions, in the same order, as the reference."""
+    sections, names = outline(answer.REF.path)
+    ref_sections, ref_names = outline(reference(answer.REF.topic).path)
+    assert sections == ref_sections, f"sections {sections} differ from the reference's {ref_sections}"
+    assert names == ref_names, f"top-level names {names} differ from the reference's {ref_names}"
+
+
+def test_parameter_counts(answer):
+    """Trainable parameters of each network (default Config) equal the sheet's table."""
+    expected = sheet_parameter_counts(answer.REF.topic)
+    with answer_code("build(Config())"):
+        networks = answer.build(answer.Config())
+        counts = {name: gendojo.count_parameters(network) for name, network in networks.items()}
+    assert counts == expected, f"parameter counts {counts}, the sheet says {expected}"
+
+
+def test_inference(answer):
+    """Every inference function returns the sheet's shape, float32, finite, in range."""
+    run = train_tiny(answer, answer.REF.topic)
+    with answer_code("the inference functions", 60):
+        outputs = list(topic_spec(answer.REF.topic).inference_checks(answer, run.networks, run.config, run.data))
+    for label, array, shape, value_range in outputs:
+        array = np.asarray(array)
+        assert array.shape == tuple(shape), f"{label} has shape {array.shape}, expected {tuple(shape)}"
+        assert array.dtype == np.float32, f"{label} has dtype {array.dtype}, expected float32"
+        assert np.all(np.isfinite(array)), f"{label} contains NaN or infinity"
+        if value_range:
+            low, high = value_range
+            assert array.min() >= low - 1e-6 and array.max() <= high + 1e-6, (
+                f"{label} ranges over [{array.min():.3f}, {array.max():.3f}], expected [{low}, {high}]"
+            )
+
+
+def test_loss_falls(answer):
+    """On a tiny subset the topic's loss falls: mean of the last 10 steps < ratio × first 10."""
+    spec = topic_spec(answer.REF.topic)
+    run = train_tiny(answer, answer.REF.topic)
+    check_history(run.history, spec.LOSSES)
+    values = np.asarray(run.history[spec.FALLING], dtype=np.float64)
+    assert len(values) == run.config.steps, f"history has {len(values)} {spec.FALLING} values for {run.config.steps} steps"
+    first, last = values[:10].mean(), values[-10:].mean()
+    assert last < spec.FALL_RATIO * first, (
+        f"{spec.FALLING} did not fall enough in {len(values)} steps: first 10 average {first:.4f}, "
+        f"last 10 average {last:.4f}, needed below {spec.FALL_RATIO} × first"
+    )
+
+
+def test_same_seed_same_history(answer):
+    """Two runs with one seed give the same losses (to float32 rounding)."""
+    runs = []
+    for _ in range(2):
+        config = tiny_config(answer, answer.REF.topic, steps=4)
+        data = tiny_data(config)
+        with answer_code("train(config, data) for 4 steps"):
+            runs.append(answer.train(config, data)[1])
+    for name in runs[0]:
+        a, b = np.asarray(runs[0][name], dtype=np.float64), np.asarray(runs[1][name], dtype=np.float64)
+        assert a.shape == b.shape and np.allclose(a, b, rtol=1e-5, atol=1e-7), (
+            f"history[{name!r}] differs between two runs with seed {config.seed}: {a[:4]} vs {b[:4]}"
+        )
+
+
+def test_command_line(answer, tmp_path):
+    """``python <answer>.py --steps 2 …`` exits 0 and writes its grid, plot and history."""
+    spec = topic_spec(answer.REF.topic)
+    args = ["--steps", "2", "--image-size", "16", "--dataset-size", "32", "--quiet", "--out", str(tmp_path)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    try:
+        result = subprocess.run(
+            [sys.executable, str(answer.REF.path), *args, *spec.CLI_ARGS],
+            capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("the 2-step command-line run did not finish within 180 s", pytrace=False)
+    last = (result.stderr.strip().splitlines() or [""])[-1]
+    assert result.returncode == 0, f"exit code {result.returncode}: {last}"
+    missing = [name for name in spec.OUTPUTS if not (tmp_path / name).is_file()]
+    assert not missing, f"the run did not write {missing} into --out"
+
+
+def test_clear_errors(answer, tmp_path):
+    """An impossible setting stops ``main`` with a GenDojoError that says what is wrong."""
+    with pytest.raises(gendojo.GenDojoError) as error, deadline(60, "main(['--image-size', '4'])"):
+        answer.main(["--image-size", "4", "--steps", "1", "--quiet", "--out", str(tmp_path)])
+    assert "image" in str(error.value).lower(), f"the message does not mention the image size: {error.value}"
