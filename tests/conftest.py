@@ -7,11 +7,18 @@ topic, framework and check, printed as a table at the end and, with ``--grade-re
 as Markdown a teacher can hand back.
 """
 
+import json
+import os
 import time
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers on two cores: one thread each, or the frameworks' thread pools fight for the cores.
+    for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(variable, "1")
 from pathlib import Path
 
 import pytest
-from harness import REFERENCE, AnswerProblem, discover, load
+from harness import REFERENCE, AnswerProblem, discover, limits, load
 
 from gendojo.grading import CheckResult, render_markdown, render_terminal
 
@@ -21,10 +28,14 @@ def pytest_addoption(parser):
     group.addoption("--answers", default=str(REFERENCE), help="a tree laid out like answers/ to check (default: the reference answers)")
     group.addoption("--topic", action="append", default=[], help="check only this topic (repeatable)")
     group.addoption("--framework", action="append", default=[], help="check only this framework (repeatable)")
+    group.addoption("--time-limit", type=float, default=None, help="seconds one training run or command-line run of an answer may take (default 180)")
     group.addoption("--grade-report", default=None, help="write a Markdown grade report to this file")
+    group.addoption("--grade-json", default=None, help="write every check's outcome and reason as JSON")
 
 
 def pytest_configure(config):
+    if config.getoption("--time-limit"):
+        limits["train"] = config.getoption("--time-limit")
     answers = Path(config.getoption("--answers"))
     if not answers.is_dir():
         raise pytest.UsageError(f"--answers {answers}: no such folder (it should look like answers/, one folder per topic)")
@@ -124,3 +135,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             render_markdown(results, answers=config.getoption("--answers"), when=time.strftime("%Y-%m-%d %H:%M"))
         )
         terminalreporter.write_line(f"grade report written to {path}")
+    path = config.getoption("--grade-json")
+    if path:
+        Path(path).write_text(json.dumps([r._asdict() for r in results], indent=1))

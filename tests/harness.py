@@ -27,8 +27,8 @@ REFERENCE = ROOT / "answers"
 QUESTIONS = ROOT / "questions"
 TOPICS = Path(__file__).resolve().parent / "topics"
 
-IMPORT_LIMIT = 120  # seconds; TensorFlow alone takes ~5 s to import on 2 cores
-TRAIN_LIMIT = 180
+# Seconds before a check gives up on an answer; --time-limit changes "train" (and the CLI run).
+limits = {"import": 120, "train": 180}  # TensorFlow alone takes ~5 s to import on 2 cores
 
 
 class AnswerRef(NamedTuple):
@@ -71,7 +71,7 @@ def deadline(seconds, what):
         yield
     except TimeLimit:
         raise AnswerProblem(
-            f"{what} did not finish within {seconds} s (an endless loop, or far too much work)"
+            f"{what} did not finish within {seconds:g} s (an endless loop, or far too much work)"
         ) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -143,7 +143,7 @@ def _import(ref):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        with deadline(IMPORT_LIMIT, f"importing {ref.path.name}"):
+        with deadline(limits["import"], f"importing {ref.path.name}"):
             spec.loader.exec_module(module)
     except SyntaxError as error:
         raise AnswerProblem(f"{ref.path.name} has a syntax error on line {error.lineno}: {error.msg}") from None
@@ -166,13 +166,24 @@ def _describe(error):
     return f"{type(error).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
 
 
+_hung = {}  # answer module name → the time-limit message of its first hang
+
+
+def stop_if_hung(answer):
+    """Once an answer has hung, its other training checks fail at once instead of waiting again."""
+    if answer.__name__ in _hung:
+        raise AnswerProblem(f"not run: {_hung[answer.__name__]}")
+
+
 @contextmanager
-def answer_code(what, seconds=TRAIN_LIMIT):
+def answer_code(what, seconds=None, answer=None):
     """Run a student's code: exceptions and hangs become one readable ``AnswerProblem``."""
     try:
-        with deadline(seconds, what):
+        with deadline(seconds or limits["train"], what):
             yield
-    except AnswerProblem:
+    except AnswerProblem as problem:
+        if answer is not None and "did not finish within" in problem.msg:
+            _hung[answer.__name__] = problem.msg
         raise
     except Exception as error:
         raise AnswerProblem(f"{what} raised {_describe(error)}") from None
@@ -209,11 +220,12 @@ _runs = {}
 def train_tiny(answer, topic, **overrides):
     """``answer.train`` on the topic's tiny config; cached per answer and overrides."""
     key = (answer.__name__, tuple(sorted(overrides.items())))
+    stop_if_hung(answer)
     if key not in _runs:
         try:
             config = tiny_config(answer, topic, **overrides)
             data = tiny_data(config)
-            with answer_code(f"train(config, data) for {config.steps} tiny steps"):
+            with answer_code(f"train(config, data) for {config.steps} tiny steps", answer=answer):
                 networks, history = answer.train(config, data)
             _runs[key] = Run(networks, history, config, data)
         except AnswerProblem as problem:

@@ -15,10 +15,12 @@ from harness import (
     answer_code,
     check_history,
     deadline,
+    limits,
     load,
     outline,
     reference,
     sheet_parameter_counts,
+    stop_if_hung,
     tiny_config,
     tiny_data,
     topic_spec,
@@ -95,11 +97,12 @@ def test_loss_falls(answer):
 
 def test_same_seed_same_history(answer):
     """Two runs with one seed give the same losses (to float32 rounding)."""
+    stop_if_hung(answer)
     runs = []
     for _ in range(2):
         config = tiny_config(answer, answer.REF.topic, steps=4)
         data = tiny_data(config)
-        with answer_code("train(config, data) for 4 steps"):
+        with answer_code("train(config, data) for 4 steps", answer=answer):
             runs.append(answer.train(config, data)[1])
     for name in runs[0]:
         a, b = np.asarray(runs[0][name], dtype=np.float64), np.asarray(runs[1][name], dtype=np.float64)
@@ -111,15 +114,16 @@ def test_same_seed_same_history(answer):
 def test_command_line(answer, tmp_path):
     """``python <answer>.py --steps 2 …`` exits 0 and writes its grid, plot and history."""
     spec = topic_spec(answer.REF.topic)
+    stop_if_hung(answer)
     args = ["--steps", "2", "--image-size", "16", "--dataset-size", "32", "--quiet", "--out", str(tmp_path)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
         result = subprocess.run(
             [sys.executable, str(answer.REF.path), *args, *spec.CLI_ARGS],
-            capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path,
+            capture_output=True, text=True, timeout=limits["train"], env=env, cwd=tmp_path,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        pytest.fail("the 2-step command-line run did not finish within 180 s", pytrace=False)
+        pytest.fail(f"the 2-step command-line run did not finish within {limits['train']:g} s", pytrace=False)
     last = (result.stderr.strip().splitlines() or [""])[-1]
     assert result.returncode == 0, f"exit code {result.returncode}: {last}"
     missing = [name for name in spec.OUTPUTS if not (tmp_path / name).is_file()]

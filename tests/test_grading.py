@@ -1,0 +1,106 @@
+"""The harness grades a student's tree: a deliberately broken Auto Encoder in each framework fails
+exactly the checks it should, each with a readable reason, and the harness itself never crashes.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import REFERENCE, ROOT
+
+from gendojo.grading import CheckResult, render_markdown
+
+ALL_CHECKS = {
+    "imports", "config", "layout", "parameter_counts", "inference",
+    "loss_falls", "same_seed_same_history", "command_line", "clear_errors",
+}  # fmt: skip
+
+# framework → (what the student got wrong, the edit that breaks the reference, checks that must fail)
+BROKEN = {
+    "pytorch": (
+        "wrong output size",
+        ("return y.permute(0, 2, 3, 1).cpu().numpy()", "return y.permute(0, 2, 3, 1).cpu().numpy()[:, ::2, ::2]"),
+        {"inference", "command_line"},
+    ),
+    "tensorflow": (
+        "a loss that does not fall (the update is never applied)",
+        ("    optimizer.apply_gradients(gradients)\n", ""),
+        {"loss_falls"},
+    ),
+    "keras": ("a syntax error", ("def build(config):", "def build(config:"), ALL_CHECKS),
+    "chainer": (
+        "an infinite loop in the training step",
+        ("    encoder, decoder = networks[\"encoder\"], networks[\"decoder\"]\n    loss =",
+         "    while True:\n        pass\n    encoder, decoder = networks[\"encoder\"], networks[\"decoder\"]\n    loss ="),
+        {"inference", "loss_falls", "same_seed_same_history", "command_line"},
+    ),
+}  # fmt: skip
+
+
+def write_broken_tree(root):
+    for framework, (_, (old, new), _) in BROKEN.items():
+        source = (REFERENCE / "ae" / f"ae_{framework}.py").read_text()
+        assert source.count(old) == 1, f"the reference ae_{framework}.py changed; update BROKEN"
+        path = root / "ae" / f"ae_{framework}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source.replace(old, new))
+
+
+def test_broken_student_tree_fails_exactly_the_right_checks(tmp_path):
+    write_broken_tree(tmp_path / "answers")
+    report = tmp_path / "report.md"
+    results = tmp_path / "results.json"
+    command = [
+        sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_answers.py"), "-p", "no:cacheprovider",
+        "-p", "no:xdist", "-q", "--answers", str(tmp_path / "answers"), "--time-limit", "30",
+        "--grade-report", str(report), "--grade-json", str(results),
+    ]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=400, cwd=ROOT,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})  # fmt: skip
+    assert run.returncode == 1, f"pytest should report failures, exit code {run.returncode}:\n{run.stdout[-3000:]}"
+    assert "INTERNALERROR" not in run.stdout + run.stderr
+    outcomes = {}
+    for row in json.loads(results.read_text()):
+        outcomes.setdefault(row["framework"], {})[row["check"]] = row
+    for framework, (what, _, should_fail) in BROKEN.items():
+        checks = outcomes[framework]
+        assert set(checks) == ALL_CHECKS, f"{framework}: ran {sorted(checks)}"
+        failed = {name for name, row in checks.items() if row["outcome"] == "failed"}
+        assert failed == should_fail, f"{what} ({framework}): failed {sorted(failed)}, expected {sorted(should_fail)}"
+        for name in failed:
+            reason = checks[name]["reason"]
+            assert reason and "Traceback" not in reason and len(reason) < 400, f"{framework}/{name}: {reason!r}"
+    reasons = {f: {n: r["reason"] for n, r in c.items()} for f, c in outcomes.items()}
+    assert "syntax error on line" in reasons["keras"]["imports"]
+    assert "did not finish within 30 s" in reasons["chainer"]["inference"]
+    assert reasons["chainer"]["loss_falls"].startswith("not run: ")
+    assert "shape (5, 8, 8, 3)" in reasons["pytorch"]["inference"]
+    assert "did not fall" in reasons["tensorflow"]["loss_falls"]
+    text = report.read_text()
+    assert "| ae | ❌ 7/9 | ❌ 8/9 | ❌ 0/9 | ❌ 5/9 |" in text, text[:800]
+
+
+def test_missing_answer_is_a_failed_check_not_a_crash(tmp_path):
+    (tmp_path / "ae").mkdir()
+    (tmp_path / "ae" / "ae_pytorch.py").write_text((REFERENCE / "ae" / "ae_pytorch.py").read_text())
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_answers.py"), "-p", "no:xdist", "-q",
+         "-p", "no:cacheprovider", "--answers", str(tmp_path), "--framework", "chainer", "-k", "imports or config"],
+        capture_output=True, text=True, timeout=200, cwd=ROOT,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "ae_chainer.py is missing" in run.stdout
+
+
+def test_report_renders_failures_with_reasons():
+    results = [
+        CheckResult("ae", "pytorch", "imports", "passed", "", 0.1),
+        CheckResult("ae", "pytorch", "loss_falls", "failed", "loss did not fall | much", 1.0),
+        CheckResult("ae", "keras", "imports", "failed", "syntax error", 0.1),
+    ]
+    text = render_markdown(results, answers="student/")
+    assert "**Score: 1 / 3 checks passed.**" in text
+    assert "| ae | ❌ 1/2 | not checked | ❌ 0/1 | not checked |" in text
+    assert "loss did not fall \\| much" in text
