@@ -1,0 +1,194 @@
+"""The data kit: the built-in shapes, image folders, and the real download code for MNIST,
+Fashion-MNIST and CIFAR-10, tested on tiny files written here in the real formats."""
+
+import gzip
+import hashlib
+import http.server
+import io
+import pickle
+import socket
+import tarfile
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pytest
+
+import gendojo
+from gendojo import data as kit
+from gendojo.shapes import CLASSES, shapes
+
+
+@dataclass
+class Cfg:
+    dataset: str = "shapes"
+    data_dir: str = ""
+    image_size: int = 16
+    channels: int = 3
+    dataset_size: int = 12
+    seed: int = 0
+
+
+def test_shapes_are_deterministic_and_independent_of_count():
+    a, labels_a, sketches_a = shapes(12, 24, 3, seed=5)
+    b, labels_b, _ = shapes(30, 24, 3, seed=5)
+    assert np.array_equal(a, b[:12]) and np.array_equal(labels_a, labels_b[:12])
+    c, _, _ = shapes(12, 24, 3, seed=6)
+    assert not np.array_equal(a, c)
+    assert sketches_a.shape == a.shape and a.dtype == np.uint8
+
+
+def test_shapes_classes_are_balanced_and_distinct():
+    images, labels, _ = shapes(120, 32, 3, seed=0)
+    assert len(CLASSES) >= 5
+    assert np.bincount(labels).tolist() == [120 // len(CLASSES)] * len(CLASSES)
+    # Images vary: no two identical, and backgrounds differ (not a single colour everywhere).
+    flat = images.reshape(len(images), -1)
+    assert len({row.tobytes() for row in flat}) == len(images)
+    assert images[:, 0, 0].std(axis=0).mean() > 20
+
+
+@pytest.mark.parametrize("size,channels", [(16, 1), (37, 3), (128, 3)])
+def test_load_shapes_any_size_and_channels(size, channels):
+    data = gendojo.load_dataset(Cfg(image_size=size, channels=channels))
+    assert data.images.shape == (12, size, size, channels) and data.images.dtype == np.float32
+    assert -1.0 <= data.images.min() and data.images.max() <= 1.0
+    assert data.sources.shape == data.images.shape  # the paired view for pix2pix
+    assert data.classes == CLASSES and data.labels.shape == (12,)
+
+
+@pytest.mark.parametrize(
+    "change,words",
+    [(dict(image_size=8), "16 to 128"), (dict(image_size=200), "16 to 128"), (dict(channels=2), "channels"),
+     (dict(dataset="imagenet"), "Unknown dataset"), (dict(dataset="folder"), "--data-dir"),
+     (dict(dataset="folder", data_dir="/no/such/folder"), "does not exist")],
+)  # fmt: skip
+def test_bad_settings_are_clear_errors(change, words):
+    with pytest.raises(gendojo.GenDojoError, match=words):
+        gendojo.load_dataset(Cfg(**change))
+
+
+def test_image_folder_and_paired_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    for side in ("A", "B"):
+        (tmp_path / side).mkdir()
+        for name in ("one", "two", "three"):
+            cv2.imwrite(str(tmp_path / side / f"{name}.png"), rng.integers(0, 255, (40, 50, 3), dtype=np.uint8))
+    (tmp_path / "B" / "unpaired.jpg").write_bytes(cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
+    folder = gendojo.load_dataset(Cfg(dataset="folder", data_dir=str(tmp_path), dataset_size=0))
+    assert folder.images.shape == (7, 16, 16, 3) and folder.labels is None
+    paired = gendojo.load_dataset(Cfg(dataset="paired", data_dir=str(tmp_path), dataset_size=0, channels=1))
+    assert paired.images.shape == paired.sources.shape == (3, 16, 16, 1)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(gendojo.GenDojoError, match="No images"):
+        gendojo.load_dataset(Cfg(dataset="folder", data_dir=str(empty)))
+    with pytest.raises(gendojo.GenDojoError, match="A/"):
+        gendojo.load_dataset(Cfg(dataset="paired", data_dir=str(empty)))
+
+
+# --- tiny files in the real formats --------------------------------------------------------------
+
+
+def idx_bytes(array):
+    """An IDX file: zero, zero, type 0x08 (uint8), number of dimensions, sizes, then the data."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+
+def write_mnist_like(folder, count=7):
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, count, dtype=np.uint8)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "train-images-idx3-ubyte.gz": idx_bytes(images),
+        "train-labels-idx1-ubyte.gz": idx_bytes(labels),
+        "t10k-images-idx3-ubyte.gz": idx_bytes(images[:2]),
+        "t10k-labels-idx1-ubyte.gz": idx_bytes(labels[:2]),
+    }
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return images, labels, files
+
+
+def cifar_bytes(count=4):
+    rng = np.random.default_rng(2)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for number in range(1, 6):
+            batch = {b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8), b"labels": [number % 10] * count}
+            content = pickle.dumps(batch)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/data_batch_{number}")
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_idx_files_put_by_hand_are_read(tmp_path, name):
+    images, labels, _ = write_mnist_like(tmp_path / name)
+    data = gendojo.load_dataset(Cfg(dataset=name, data_dir=str(tmp_path), image_size=28, channels=1, dataset_size=0))
+    assert np.array_equal(data.labels, labels)
+    assert np.allclose(data.images[..., 0], images / 127.5 - 1, atol=1e-6)
+    assert len(data.classes) == 10
+    small = gendojo.load_dataset(Cfg(dataset=name, data_dir=str(tmp_path), image_size=16, channels=3, dataset_size=5))
+    assert small.images.shape == (5, 16, 16, 3)
+
+
+def test_cifar10_tarball_is_read(tmp_path):
+    (tmp_path / "cifar10").mkdir()
+    (tmp_path / "cifar10" / "cifar-10-python.tar.gz").write_bytes(cifar_bytes())
+    data = gendojo.load_dataset(Cfg(dataset="cifar10", data_dir=str(tmp_path), image_size=32, dataset_size=0))
+    assert data.images.shape == (20, 32, 32, 3) and data.labels.tolist()[:5] == [1, 1, 1, 1, 2]
+    assert data.classes[0] == "airplane"
+
+
+class Server:
+    """A local HTTP server handing out the files of one folder, for the download tests."""
+
+    def __init__(self, folder):
+        handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(folder), **k)  # noqa: E731
+        handler.log_message = lambda *a: None
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_download_verifies_checksums_and_caches(tmp_path, monkeypatch):
+    _, labels, files = write_mnist_like(tmp_path / "mirror")
+    server = Server(tmp_path / "mirror")
+    try:
+        md5 = {name: hashlib.md5(content).hexdigest() for name, content in files.items()}
+        monkeypatch.setitem(kit.REMOTE, "mnist", {**kit.REMOTE["mnist"], "url": server.url, "md5": md5})
+        data = gendojo.load_dataset(Cfg(dataset="mnist", data_dir=str(tmp_path / "cache"), image_size=28, channels=1, dataset_size=0))
+        assert np.array_equal(data.labels, labels)
+        assert sorted(p.name for p in (tmp_path / "cache" / "mnist").iterdir()) == sorted(files)
+
+        # A damaged download is refused and nothing is left in the cache.
+        bad = {**md5, "t10k-labels-idx1-ubyte.gz": "0" * 32}
+        monkeypatch.setitem(kit.REMOTE, "mnist", {**kit.REMOTE["mnist"], "md5": bad})
+        with pytest.raises(gendojo.GenDojoError, match="damaged"):
+            kit.download("mnist", tmp_path / "other")
+        assert not any(p.suffix == ".part" for p in (tmp_path / "other" / "mnist").iterdir())
+        assert not (tmp_path / "other" / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
+    finally:
+        server.close()
+
+
+def test_offline_download_names_url_and_folder(tmp_path, monkeypatch):
+    with socket.socket() as probe:  # a port nobody listens on: the download is refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+    monkeypatch.setitem(kit.REMOTE, "cifar10", {**kit.REMOTE["cifar10"], "url": url})
+    with pytest.raises(gendojo.GenDojoError) as error:
+        gendojo.load_dataset(Cfg(dataset="cifar10", data_dir=str(tmp_path)))
+    message = str(error.value)
+    assert url + "cifar-10-python.tar.gz" in message
+    assert str(tmp_path / "cifar10") in message and "--dataset shapes" in message

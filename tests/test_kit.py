@@ -1,0 +1,114 @@
+"""The rest of the shared kit: command line, outputs, checkpoints and parameter counts, and the
+Chainer compatibility module."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from harness import ROOT, load, reference
+
+import gendojo
+from gendojo import cli
+
+
+@dataclasses.dataclass
+class Config:
+    image_size: int = 32
+    lr: float = 1e-3
+    dataset: str = "shapes"
+    quiet: bool = False
+    device: str = "auto"
+    betas: tuple = (0.5, 0.999)
+
+
+def test_every_config_field_is_a_flag():
+    config = cli.parse_args(Config, ["--image-size", "64", "--lr", "0.5", "--quiet", "--betas", "0.1", "0.2"])
+    assert config == Config(image_size=64, lr=0.5, quiet=True, betas=(0.1, 0.2))
+    assert cli.parse_args(Config, []) == Config()
+    with pytest.raises(SystemExit):
+        cli.parse_args(Config, ["--device", "tpu"])
+    with pytest.raises(SystemExit):
+        cli.parse_args(Config, ["--no-such-flag"])
+
+
+def test_inside_jupyter_the_kernels_arguments_are_ignored(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py", "-f", "/tmp/kernel-1.json"])
+    monkeypatch.setitem(sys.modules, "ipykernel", object())
+    assert cli.parse_args(Config) == Config()
+
+
+def test_progress_shows_latest_losses_and_yields_every_step():
+    history = {"loss": []}
+    steps = []
+    for step in cli.progress(5, history, quiet=True):
+        steps.append(step)
+        history["loss"].append(1.0 / (step + 1))
+    assert steps == [0, 1, 2, 3, 4] and len(history["loss"]) == 5
+
+
+def test_user_errors_print_one_line_and_exit_2():
+    script = "import gendojo\ndef main():\n    raise gendojo.GenDojoError('no such folder: x')\ngendojo.run_main(main)\n"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: no such folder: x"
+
+
+def test_grid_plot_and_history(tmp_path):
+    rows = [np.full((3, 16, 16, 1), -1, np.float32), np.full((3, 16, 16, 1), 1, np.float32)]
+    grid = gendojo.make_grid(rows, scale=1)
+    assert grid.shape == (2 * 17 + 1, 3 * 17 + 1, 3) and grid[1, 1].tolist() == [0, 0, 0]
+    assert grid[18, 1].tolist() == [255, 255, 255]
+    square = gendojo.make_grid(np.zeros((10, 8, 8, 3), np.float32), scale=1)
+    assert square.shape == (3 * 9 + 1, 4 * 9 + 1, 3)  # 10 images: 4 columns, 3 rows
+    assert gendojo.save_grid(rows, tmp_path / "g.png").stat().st_size > 0
+    history = {"d_loss": list(np.linspace(1, 0, 50)), "g_loss": list(np.linspace(0, 1, 50))}
+    assert gendojo.save_loss_plot(history, tmp_path / "l.png").stat().st_size > 1000
+    gendojo.save_history(history, tmp_path / "h.json", Config(), topic="gan", seconds=np.float32(1.5))
+    record = json.loads((tmp_path / "h.json").read_text())
+    assert record["config"]["betas"] == [0.5, 0.999] and record["topic"] == "gan"
+    assert record["history"]["d_loss"][0] == 1.0 and record["seconds"] == 1.5
+
+
+@pytest.mark.parametrize("framework", gendojo.FRAMEWORKS)
+def test_checkpoint_round_trip_and_parameter_count(framework, tmp_path):
+    answer = load(reference("ae", framework))
+    config = dataclasses.replace(answer.Config(), image_size=16, channels=1, latent_dim=4)
+    networks = answer.build(config)
+    assert gendojo.count_parameters(networks["encoder"]) == 16 * 16 * 4 + 4
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 16, 16, 1)).astype(np.float32)
+    before = answer.reconstruct(networks, images)
+    gendojo.save_checkpoint(networks, tmp_path)
+    fresh = answer.build(dataclasses.replace(config, seed=1))
+    assert not np.allclose(answer.reconstruct(fresh, images), before)
+    gendojo.load_checkpoint(fresh, tmp_path)
+    assert np.allclose(answer.reconstruct(fresh, images), before, atol=1e-6)
+    wrong = answer.build(dataclasses.replace(config, latent_dim=5))
+    with pytest.raises(gendojo.GenDojoError, match="does not fit"):
+        gendojo.load_checkpoint(wrong, tmp_path)
+    with pytest.raises(gendojo.GenDojoError, match="no checkpoint"):
+        gendojo.load_checkpoint(networks, tmp_path / "empty")
+
+
+def test_chainer_compat_is_needed_and_enough():
+    """Under NumPy 2, Chainer 7.8.1 fails to import alone and imports with gendojo.chainer_compat."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    bare = subprocess.run([sys.executable, "-c", "import chainer"], capture_output=True, text=True, env=env)
+    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":
+        assert bare.returncode != 0 and "sctypes" in bare.stderr
+    code = (
+        "from gendojo.chainer_compat import import_chainer\n"
+        "import numpy as np\n"
+        "chainer = import_chainer()\n"
+        "F = chainer.functions\n"
+        "x = np.arange(6, dtype=np.float32)\n"
+        "assert F.as_strided(x, (2, 3), (3, 1)).shape == (2, 3)\n"  # the module that reads np.sctypes
+        "assert sorted(np.sctypes) == ['complex', 'float', 'int', 'others', 'uint']\n"
+        "print(chainer.__version__)\n"
+    )
+    fixed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert fixed.stdout.strip() == "7.8.1"
