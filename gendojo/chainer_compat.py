@@ -40,7 +40,7 @@ def _distutils():
 def install():
     """Backfill ``numpy.sctypes`` and ``numpy.distutils.system_info`` if this NumPy lacks them."""
     if "sctypes" not in np.__dict__:
-        np.sctypes = _sctypes()
+        np.sctypes = _sctypes()  # noqa: NPY201  (putting back exactly what NumPy 2 removed)
     try:
         import numpy.distutils.system_info  # noqa: F401  (NumPy 1 still has it)
     except ImportError:

@@ -50,7 +50,9 @@ def parse_args(config_class, argv=None, description=None):
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         elif isinstance(default, tuple):
-            parser.add_argument(flag, type=type(default[0]), nargs=len(default), default=default, help=help_text)
+            parser.add_argument(
+                flag, type=type(default[0]), nargs=len(default), default=default, help=help_text
+            )
         else:
             parser.add_argument(flag, type=type(default), default=default, help=help_text)
     if "device" in {f.name for f in dataclasses.fields(config_class)}:
@@ -81,7 +83,9 @@ def progress(steps, history, description="", quiet=False):
     for step in bar:
         yield step
         if history and not bar.disable and (step % 10 == 0 or step == steps - 1):
-            bar.set_postfix({name: f"{values[-1]:.4f}" for name, values in history.items() if values}, refresh=False)
+            bar.set_postfix(
+                {name: f"{values[-1]:.4f}" for name, values in history.items() if values}, refresh=False
+            )
 
 
 def check(condition, message):

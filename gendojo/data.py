@@ -71,6 +71,7 @@ REMOTE = {
                     "9fb629c4189551a2d022fa330f9573f3",
                     "ec29112dd5afa0611ce80d1b7f02629c",
                 ),
+                strict=True,
             )
         ),
         "classes": tuple(str(digit) for digit in range(10)),
@@ -86,16 +87,37 @@ REMOTE = {
                     "bef4ecab320f06d8554ea6380940ec79",
                     "bb300cfdad3c16e7a12a480ee83cd310",
                 ),
+                strict=True,
             )
         ),
-        "classes": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),  # fmt: skip
+        "classes": (
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),  # fmt: skip
     },
     "cifar10": {
         "url": "https://www.cs.toronto.edu/~kriz/",
         "md5": {"cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a"},
-        "classes": ("airplane", "automobile", "bird", "cat", "deer",
-                    "dog", "frog", "horse", "ship", "truck"),  # fmt: skip
+        "classes": (
+            "airplane",
+            "automobile",
+            "bird",
+            "cat",
+            "deer",
+            "dog",
+            "frog",
+            "horse",
+            "ship",
+            "truck",
+        ),  # fmt: skip
     },
 }
 DATASETS = ("shapes", *REMOTE, "folder", "paired")

@@ -67,7 +67,12 @@ def render_markdown(results, answers="", when=""):
     out.append(f"**Score: {total_passed} / {total} checks passed.**")
     out.append("")
     topics = sorted({topic for topic, _ in table})
-    out += ["## Summary", "", "| topic | " + " | ".join(FRAMEWORKS) + " |", "|---|" + "---|" * len(FRAMEWORKS)]
+    out += [
+        "## Summary",
+        "",
+        "| topic | " + " | ".join(FRAMEWORKS) + " |",
+        "|---|" + "---|" * len(FRAMEWORKS),
+    ]
     for topic in topics:
         cells = []
         for framework in FRAMEWORKS:
@@ -81,7 +86,12 @@ def render_markdown(results, answers="", when=""):
     out.append("")
     for (topic, framework), checks in table.items():
         passed, count = score(checks)
-        out += [f"## {topic} · {framework}: {passed}/{count}", "", "| check | result | why |", "|---|---|---|"]
+        out += [
+            f"## {topic} · {framework}: {passed}/{count}",
+            "",
+            "| check | result | why |",
+            "|---|---|---|",
+        ]
         for check in checks.values():
             title = CHECK_TITLES.get(check.check, check.check.replace("_", " "))
             reason = check.reason.replace("|", "\\|").replace("\n", " ")

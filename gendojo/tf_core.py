@@ -89,9 +89,7 @@ class BatchNorm(tf.Module):
             axes = list(range(len(x.shape) - 1))
             mean, variance = tf.nn.moments(x, axes)
             self.moving_mean.assign(self.momentum * self.moving_mean + (1 - self.momentum) * mean)
-            self.moving_variance.assign(
-                self.momentum * self.moving_variance + (1 - self.momentum) * variance
-            )
+            self.moving_variance.assign(self.momentum * self.moving_variance + (1 - self.momentum) * variance)
         else:
             mean, variance = self.moving_mean, self.moving_variance
         return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)
@@ -132,4 +130,3 @@ class RMSprop(tf.Module):
         for gradient, variable, average in zip(gradients, self.var_list, self.square_average, strict=True):
             average.assign(self.rho * average + (1 - self.rho) * tf.square(gradient))
             variable.assign_sub(self.learning_rate * gradient / (tf.sqrt(average) + self.epsilon))
-

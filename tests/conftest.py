@@ -25,10 +25,19 @@ from gendojo.grading import CheckResult, render_markdown, render_terminal
 
 def pytest_addoption(parser):
     group = parser.getgroup("gendojo", "GenDojo grading")
-    group.addoption("--answers", default=str(REFERENCE), help="a tree laid out like answers/ to check (default: the reference answers)")
+    group.addoption(
+        "--answers",
+        default=str(REFERENCE),
+        help="a tree laid out like answers/ to check (default: the reference answers)",
+    )
     group.addoption("--topic", action="append", default=[], help="check only this topic (repeatable)")
     group.addoption("--framework", action="append", default=[], help="check only this framework (repeatable)")
-    group.addoption("--time-limit", type=float, default=None, help="seconds one training run or command-line run of an answer may take (default 180)")
+    group.addoption(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds one training run or command-line run of an answer may take (default 180)",
+    )
     group.addoption("--grade-report", default=None, help="write a Markdown grade report to this file")
     group.addoption("--grade-json", default=None, help="write every check's outcome and reason as JSON")
 
@@ -38,7 +47,9 @@ def pytest_configure(config):
         limits["train"] = config.getoption("--time-limit")
     answers = Path(config.getoption("--answers"))
     if not answers.is_dir():
-        raise pytest.UsageError(f"--answers {answers}: no such folder (it should look like answers/, one folder per topic)")
+        raise pytest.UsageError(
+            f"--answers {answers}: no such folder (it should look like answers/, one folder per topic)"
+        )
 
 
 def pytest_generate_tests(metafunc):
@@ -105,7 +116,9 @@ def pytest_runtest_logreport(report):
     for key, value in report.user_properties:
         if key == "gendojo":
             topic, framework, check, reason = value
-            _results.append(CheckResult(topic, framework, check, report.outcome, reason, round(report.duration, 2)))
+            _results.append(
+                CheckResult(topic, framework, check, report.outcome, reason, round(report.duration, 2))
+            )
 
 
 _results = []
@@ -132,7 +145,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     path = config.getoption("--grade-report")
     if path:
         Path(path).write_text(
-            render_markdown(results, answers=config.getoption("--answers"), when=time.strftime("%Y-%m-%d %H:%M"))
+            render_markdown(
+                results, answers=config.getoption("--answers"), when=time.strftime("%Y-%m-%d %H:%M")
+            )
         )
         terminalreporter.write_line(f"grade report written to {path}")
     path = config.getoption("--grade-json")

@@ -54,7 +54,9 @@ class AnswerProblem(pytest.fail.Exception):
         super().__init__(message, pytrace=False)
 
 
-class TimeLimit(BaseException):  # not an Exception, so a bare `except Exception` in an answer can't swallow it
+class TimeLimit(
+    BaseException
+):  # not an Exception, so a bare `except Exception` in an answer can't swallow it
     pass
 
 
@@ -138,7 +140,9 @@ def load(ref):
 def _import(ref):
     if not ref.path.exists():
         raise AnswerProblem(f"{ref.path.name} is missing (expected at {ref.path})")
-    name = f"gendojo_answer_{ref.topic}_{ref.framework}_{hashlib.sha1(str(ref.path).encode()).hexdigest()[:8]}"
+    name = (
+        f"gendojo_answer_{ref.topic}_{ref.framework}_{hashlib.sha1(str(ref.path).encode()).hexdigest()[:8]}"
+    )
     spec = importlib.util.spec_from_file_location(name, ref.path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -146,7 +150,9 @@ def _import(ref):
         with deadline(limits["import"], f"importing {ref.path.name}"):
             spec.loader.exec_module(module)
     except SyntaxError as error:
-        raise AnswerProblem(f"{ref.path.name} has a syntax error on line {error.lineno}: {error.msg}") from None
+        raise AnswerProblem(
+            f"{ref.path.name} has a syntax error on line {error.lineno}: {error.msg}"
+        ) from None
     except AnswerProblem:
         raise
     except BaseException as error:  # anything, even SystemExit from a stray parse_args() at import
@@ -239,7 +245,9 @@ def train_tiny(answer, topic, **overrides):
 def check_history(history, names):
     """The history is a dict of per-step float lists with (at least) the topic's names, all finite."""
     if not isinstance(history, dict):
-        raise AnswerProblem(f"train must return (networks, history) with history a dict, got {type(history).__name__}")
+        raise AnswerProblem(
+            f"train must return (networks, history) with history a dict, got {type(history).__name__}"
+        )
     missing = [n for n in names if n not in history]
     if missing:
         raise AnswerProblem(f"history has no {', '.join(map(repr, missing))} (it has {sorted(history)})")
@@ -264,7 +272,10 @@ def sheet_parameter_counts(topic):
     match = re.search(r"^## Parameter counts\s*$(.*?)(?=^## |\Z)", text, re.M | re.S)
     if not match:
         raise AnswerProblem(f"{sheet.name} has no '## Parameter counts' section")
-    counts = {name: int(number.replace(",", "")) for name, number in re.findall(r"^\|\s*`(\w+)`\s*\|\s*([\d,]+)\s*\|", match.group(1), re.M)}
+    counts = {
+        name: int(number.replace(",", ""))
+        for name, number in re.findall(r"^\|\s*`(\w+)`\s*\|\s*([\d,]+)\s*\|", match.group(1), re.M)
+    }
     if not counts:
         raise AnswerProblem(f"{sheet.name}'s parameter table has no rows like | `name` | 1,234 |")
     return counts
@@ -273,7 +284,11 @@ def sheet_parameter_counts(topic):
 def outline(path):
     """The file's ``# %%`` section titles and its top-level class and function names, in order."""
     source = Path(path).read_text()
-    sections = [line[4:].strip() for line in source.splitlines() if line.startswith("# %% ") and "[markdown]" not in line]
+    sections = [
+        line[4:].strip()
+        for line in source.splitlines()
+        if line.startswith("# %% ") and "[markdown]" not in line
+    ]
     tree = ast.parse(source)
     names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)]
     return sections, names

@@ -68,7 +68,9 @@ def test_inference(answer):
     """Every inference function returns the sheet's shape, float32, finite, in range."""
     run = train_tiny(answer, answer.REF.topic)
     with answer_code("the inference functions", 60):
-        outputs = list(topic_spec(answer.REF.topic).inference_checks(answer, run.networks, run.config, run.data))
+        outputs = list(
+            topic_spec(answer.REF.topic).inference_checks(answer, run.networks, run.config, run.data)
+        )
     for label, array, shape, value_range in outputs:
         array = np.asarray(array)
         assert array.shape == tuple(shape), f"{label} has shape {array.shape}, expected {tuple(shape)}"
@@ -87,7 +89,9 @@ def test_loss_falls(answer):
     run = train_tiny(answer, answer.REF.topic)
     check_history(run.history, spec.LOSSES)
     values = np.asarray(run.history[spec.FALLING], dtype=np.float64)
-    assert len(values) == run.config.steps, f"history has {len(values)} {spec.FALLING} values for {run.config.steps} steps"
+    assert len(values) == run.config.steps, (
+        f"history has {len(values)} {spec.FALLING} values for {run.config.steps} steps"
+    )
     first, last = values[:10].mean(), values[-10:].mean()
     assert last < spec.FALL_RATIO * first, (
         f"{spec.FALLING} did not fall enough in {len(values)} steps: first 10 average {first:.4f}, "

@@ -53,7 +53,7 @@ def test_shapes_classes_are_balanced_and_distinct():
 def test_load_shapes_any_size_and_channels(size, channels):
     data = gendojo.load_dataset(Cfg(image_size=size, channels=channels))
     assert data.images.shape == (12, size, size, channels) and data.images.dtype == np.float32
-    assert -1.0 <= data.images.min() and data.images.max() <= 1.0
+    assert data.images.min() >= -1.0 and data.images.max() <= 1.0
     assert data.sources.shape == data.images.shape  # the paired view for pix2pix
     assert data.classes == CLASSES and data.labels.shape == (12,)
 
@@ -74,8 +74,12 @@ def test_image_folder_and_paired_folder(tmp_path):
     for side in ("A", "B"):
         (tmp_path / side).mkdir()
         for name in ("one", "two", "three"):
-            cv2.imwrite(str(tmp_path / side / f"{name}.png"), rng.integers(0, 255, (40, 50, 3), dtype=np.uint8))
-    (tmp_path / "B" / "unpaired.jpg").write_bytes(cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
+            cv2.imwrite(
+                str(tmp_path / side / f"{name}.png"), rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)
+            )
+    (tmp_path / "B" / "unpaired.jpg").write_bytes(
+        cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes()
+    )
     folder = gendojo.load_dataset(Cfg(dataset="folder", data_dir=str(tmp_path), dataset_size=0))
     assert folder.images.shape == (7, 16, 16, 3) and folder.labels is None
     paired = gendojo.load_dataset(Cfg(dataset="paired", data_dir=str(tmp_path), dataset_size=0, channels=1))
@@ -118,7 +122,10 @@ def cifar_bytes(count=4):
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for number in range(1, 6):
-            batch = {b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8), b"labels": [number % 10] * count}
+            batch = {
+                b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+                b"labels": [number % 10] * count,
+            }
             content = pickle.dumps(batch)
             info = tarfile.TarInfo(f"cifar-10-batches-py/data_batch_{number}")
             info.size = len(content)
@@ -129,11 +136,15 @@ def cifar_bytes(count=4):
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
 def test_idx_files_put_by_hand_are_read(tmp_path, name):
     images, labels, _ = write_mnist_like(tmp_path / name)
-    data = gendojo.load_dataset(Cfg(dataset=name, data_dir=str(tmp_path), image_size=28, channels=1, dataset_size=0))
+    data = gendojo.load_dataset(
+        Cfg(dataset=name, data_dir=str(tmp_path), image_size=28, channels=1, dataset_size=0)
+    )
     assert np.array_equal(data.labels, labels)
     assert np.allclose(data.images[..., 0], images / 127.5 - 1, atol=1e-6)
     assert len(data.classes) == 10
-    small = gendojo.load_dataset(Cfg(dataset=name, data_dir=str(tmp_path), image_size=16, channels=3, dataset_size=5))
+    small = gendojo.load_dataset(
+        Cfg(dataset=name, data_dir=str(tmp_path), image_size=16, channels=3, dataset_size=5)
+    )
     assert small.images.shape == (5, 16, 16, 3)
 
 
@@ -166,7 +177,9 @@ def test_download_verifies_checksums_and_caches(tmp_path, monkeypatch):
     try:
         md5 = {name: hashlib.md5(content).hexdigest() for name, content in files.items()}
         monkeypatch.setitem(kit.REMOTE, "mnist", {**kit.REMOTE["mnist"], "url": server.url, "md5": md5})
-        data = gendojo.load_dataset(Cfg(dataset="mnist", data_dir=str(tmp_path / "cache"), image_size=28, channels=1, dataset_size=0))
+        data = gendojo.load_dataset(
+            Cfg(dataset="mnist", data_dir=str(tmp_path / "cache"), image_size=28, channels=1, dataset_size=0)
+        )
         assert np.array_equal(data.labels, labels)
         assert sorted(p.name for p in (tmp_path / "cache" / "mnist").iterdir()) == sorted(files)
 

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from harness import REFERENCE, ROOT
 
@@ -59,7 +58,9 @@ def test_broken_student_tree_fails_exactly_the_right_checks(tmp_path):
     ]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, timeout=400, cwd=ROOT,
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})  # fmt: skip
-    assert run.returncode == 1, f"pytest should report failures, exit code {run.returncode}:\n{run.stdout[-3000:]}"
+    assert run.returncode == 1, (
+        f"pytest should report failures, exit code {run.returncode}:\n{run.stdout[-3000:]}"
+    )
     assert "INTERNALERROR" not in run.stdout + run.stderr
     outcomes = {}
     for row in json.loads(results.read_text()):
@@ -68,10 +69,14 @@ def test_broken_student_tree_fails_exactly_the_right_checks(tmp_path):
         checks = outcomes[framework]
         assert set(checks) == ALL_CHECKS, f"{framework}: ran {sorted(checks)}"
         failed = {name for name, row in checks.items() if row["outcome"] == "failed"}
-        assert failed == should_fail, f"{what} ({framework}): failed {sorted(failed)}, expected {sorted(should_fail)}"
+        assert failed == should_fail, (
+            f"{what} ({framework}): failed {sorted(failed)}, expected {sorted(should_fail)}"
+        )
         for name in failed:
             reason = checks[name]["reason"]
-            assert reason and "Traceback" not in reason and len(reason) < 400, f"{framework}/{name}: {reason!r}"
+            assert reason and "Traceback" not in reason and len(reason) < 400, (
+                f"{framework}/{name}: {reason!r}"
+            )
     reasons = {f: {n: r["reason"] for n, r in c.items()} for f, c in outcomes.items()}
     assert "syntax error on line" in reasons["keras"]["imports"]
     assert "did not finish within 30 s" in reasons["chainer"]["inference"]

@@ -34,11 +34,18 @@ def run_on_backend(backend, refs):
 
 
 def test_runs_on_torch_backend(answer_ref, request):
-    refs = [item.callspec.params["answer_ref"] for item in request.session.items if item.originalname == "test_runs_on_torch_backend"]
+    refs = [
+        item.callspec.params["answer_ref"]
+        for item in request.session.items
+        if item.originalname == "test_runs_on_torch_backend"
+    ]
     results = run_on_backend("torch", refs)
     result = results.get(answer_ref.topic)
     if result is None:
-        pytest.fail(f"no result from the torch-backend run: {results['_stderr'].strip().splitlines()[-1:]}", pytrace=False)
+        pytest.fail(
+            f"no result from the torch-backend run: {results['_stderr'].strip().splitlines()[-1:]}",
+            pytrace=False,
+        )
     assert result["backend"] == "torch"
     assert "error" not in result, f"on the torch backend: {result.get('error')}"
     assert all(math.isfinite(v) for values in result["history"].values() for v in values), result["history"]

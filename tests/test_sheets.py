@@ -25,7 +25,12 @@ def test_sheet_links_all_four_answers_and_its_pictures_exist(topic):
         assert f"../answers/{topic}/{topic}_{framework}.py" in sheet, f"{topic}.md does not link {framework}"
     for target in re.findall(r"\]\((\.\./[^)#\s]+)\)", sheet):
         assert (QUESTIONS / target).resolve().exists(), f"{topic}.md links {target}, which does not exist"
-    for section in ("## Parameter counts", "## Questions", "## Where the four frameworks differ", "## Results"):
+    for section in (
+        "## Parameter counts",
+        "## Questions",
+        "## Where the four frameworks differ",
+        "## Results",
+    ):
         assert section in sheet, f"{topic}.md has no '{section}' section"
 
 

@@ -107,7 +107,9 @@ def train(config, data, networks=None, callback=None):
     with keras.device(device_for(config)):
         # BEGIN SOLUTION Q3
         autoencoder = keras.Sequential([networks["encoder"], networks["decoder"]], name="autoencoder")
-        autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss=reconstruction_loss)
+        autoencoder.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss=reconstruction_loss
+        )
         # END SOLUTION Q3
         stream = batches(data.images, config)
         history = {"loss": []}
