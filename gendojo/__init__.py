@@ -16,6 +16,7 @@ from gendojo.outputs import (
     save_grid,
     save_history,
     save_loss_plot,
+    train_and_save,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "save_grid",
     "save_history",
     "save_loss_plot",
+    "train_and_save",
 ]

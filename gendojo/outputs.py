@@ -133,3 +133,32 @@ def finish_run(networks, history, config, out, topic, framework, seconds=None):
     timing = f" in {seconds:.1f} s" if seconds is not None else ""
     print(f"{topic} {framework}: {len(next(iter(history.values()), []))} steps{timing}; final {final}")
     print(f"wrote {out}/: samples.png, losses.png, history.json, checkpoint/")
+
+
+def train_and_save(config, topic, framework, build, train, data, samples):
+    """The body of every answer's ``main`` after the config and data: build (or ``--resume``),
+    train with a sample grid every ``config.sample_every`` steps, then write the final grid, the
+    checkpoint, the history and the loss plot. Returns ``(networks, history, out)``.
+
+    ``samples(networks)`` gives the grid's rows (a list of NHWC arrays in [-1, 1]); an answer
+    passes its own inference function there, e.g. ``lambda n: [fixed, reconstruct(n, fixed)]``.
+    """
+    import time
+
+    from gendojo.frameworks import load_checkpoint
+
+    out = output_dir(config.out, topic, framework)
+    networks = build(config)
+    if config.resume:
+        load_checkpoint(networks, out)
+
+    def write_samples(step, networks):
+        if config.sample_every and step % config.sample_every == 0:
+            save_grid(samples(networks), out / f"samples/step{step:06d}.png")
+
+    started = time.perf_counter()
+    networks, history = train(config, data, networks, callback=write_samples)
+    seconds = time.perf_counter() - started
+    save_grid(samples(networks), out / "samples.png")
+    finish_run(networks, history, config, out, topic, framework, seconds)
+    return networks, history, out
