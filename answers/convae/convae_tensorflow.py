@@ -1,0 +1,167 @@
+# %% [markdown]
+# # Convolutional Auto Encoder — TensorFlow (core: tf.Module, tf.nn, tf.GradientTape, tf.function, tf.data)
+#
+# Two convolutions, each followed by a 2×2 max-pool, squeeze an image to a quarter of its size;
+# two stride-2 transposed convolutions bring it back to full size.
+# Question sheet: questions/convae.md. Run: `python answers/convae/convae_tensorflow.py --help`.
+
+# %% 1. Config
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+import gendojo
+from gendojo import tf_core as layers
+
+TOPIC, FRAMEWORK = "convae", "tensorflow"
+
+
+@dataclass
+class Config:
+    dataset: str = "shapes"
+    data_dir: str = ""
+    image_size: int = 32  # must be divisible by 4: two 2×2 pools down, two stride-2 layers up
+    channels: int = 3
+    dataset_size: int = 4096
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 1e-3
+    seed: int = 0
+    out: str = ""
+    device: str = "auto"
+    resume: bool = False
+    sample_every: int = 500
+    quiet: bool = False
+
+
+def device_for(config):
+    if config.device == "cpu" or not tf.config.list_physical_devices("GPU"):
+        return "/CPU:0"
+    return "/GPU:0"
+
+
+# %% 2. Data
+def batches(images, config):
+    """Endless shuffled NHWC batches from tf.data (TensorFlow keeps channels last)."""
+    dataset = tf.data.Dataset.from_tensor_slices(images)
+    dataset = dataset.shuffle(len(images), seed=config.seed).repeat()
+    return iter(dataset.batch(min(config.batch_size, len(images)), drop_remainder=True))
+
+
+# %% 3. Models (Q1)
+class Encoder(tf.Module):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        # "SAME" padding on a 3×3 stride-1 convolution is one pixel of zeros on each side: pad 1
+        self.conv1 = layers.Conv2D(config.channels, 32, kernel_size=3, stride=1, padding="SAME")
+        self.conv2 = layers.Conv2D(32, 16, kernel_size=3, stride=1, padding="SAME")
+        # END SOLUTION Q1
+
+    def __call__(self, x):
+        # BEGIN SOLUTION Q1
+        x = tf.nn.max_pool2d(tf.nn.relu(self.conv1(x)), ksize=2, strides=2, padding="VALID")
+        return tf.nn.max_pool2d(tf.nn.relu(self.conv2(x)), ksize=2, strides=2, padding="VALID")
+        # END SOLUTION Q1
+
+
+class Decoder(tf.Module):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        # "VALID" is padding 0: the output is (H - 1)·2 + 2 = 2H
+        self.deconv1 = layers.Conv2DTranspose(16, 32, kernel_size=2, stride=2, padding="VALID")
+        self.deconv2 = layers.Conv2DTranspose(32, config.channels, kernel_size=2, stride=2, padding="VALID")
+        # END SOLUTION Q1
+
+    def __call__(self, z):
+        # BEGIN SOLUTION Q1
+        return self.deconv2(tf.nn.relu(self.deconv1(z)))  # no output activation: a raw estimate
+        # END SOLUTION Q1
+
+
+def build(config):
+    gendojo.check(
+        config.image_size % 4 == 0,
+        f"--image-size {config.image_size} is not divisible by 4: the encoder halves it twice and "
+        f"the decoder doubles it twice, so only multiples of 4 come back at the same size.",
+    )
+    tf.random.set_seed(config.seed)
+    with tf.device(device_for(config)):
+        return {"encoder": Encoder(config), "decoder": Decoder(config)}
+
+
+# %% 4. Loss (Q2)
+def reconstruction_loss(images, reconstructions):
+    """Mean squared error over every pixel and channel of the batch."""
+    # BEGIN SOLUTION Q2
+    return tf.reduce_mean(tf.square(reconstructions - images))
+    # END SOLUTION Q2
+
+
+# %% 5. Training step (Q3)
+@tf.function  # traced once into a graph, then run as a graph at every step
+def train_step(networks, optimizer, images):
+    # BEGIN SOLUTION Q3
+    encoder, decoder = networks["encoder"], networks["decoder"]
+    with tf.GradientTape() as tape:
+        loss = reconstruction_loss(images, decoder(encoder(images)))
+    gradients = tape.gradient(loss, optimizer.var_list)
+    optimizer.apply_gradients(gradients)
+    return {"loss": loss}
+    # END SOLUTION Q3
+
+
+# %% 6. Training loop
+def train(config, data, networks=None, callback=None):
+    """Train on ``data.images``; return the networks and the per-step loss history."""
+    networks = networks or build(config)
+    variables = [v for network in networks.values() for v in network.trainable_variables]
+    optimizer = layers.Adam(variables, learning_rate=config.lr)
+    stream = batches(data.images, config)
+    history = {"loss": []}
+    with tf.device(device_for(config)):
+        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+            losses = train_step(networks, optimizer, next(stream))
+            for name, value in losses.items():
+                history[name].append(float(value))
+            if callback:
+                callback(step, networks)
+    return networks, history
+
+
+# %% 7. Inference (Q4)
+def reconstruct(networks, images):
+    """NHWC images in [-1, 1] → their reconstructions, NHWC float32 clipped to [-1, 1]."""
+    # BEGIN SOLUTION Q4
+    encoder, decoder = networks["encoder"], networks["decoder"]
+    x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
+    return tf.clip_by_value(decoder(encoder(x)), -1.0, 1.0).numpy()
+    # END SOLUTION Q4
+
+
+# %% 8. Main
+def main(argv=None):
+    config = gendojo.parse_args(Config, argv, description="Convolutional Auto Encoder in TensorFlow")
+    out = gendojo.output_dir(config.out, TOPIC, FRAMEWORK)
+    data = gendojo.load_dataset(config)
+    networks = build(config)
+    if config.resume:
+        gendojo.load_checkpoint(networks, out)
+    fixed = data.images[:16]  # the same images in every grid, so grids are comparable over time
+
+    def write_samples(step, networks):
+        if config.sample_every and step % config.sample_every == 0:
+            gendojo.save_grid([fixed, reconstruct(networks, fixed)], out / f"samples/step{step:06d}.png")
+
+    started = time.perf_counter()
+    networks, history = train(config, data, networks, callback=write_samples)
+    seconds = time.perf_counter() - started
+    gendojo.save_grid([fixed, reconstruct(networks, fixed)], out / "samples.png")
+    gendojo.finish_run(networks, history, config, out, TOPIC, FRAMEWORK, seconds)
+
+
+if __name__ == "__main__":
+    gendojo.run_main(main)
