@@ -1,0 +1,293 @@
+# %% [markdown]
+# # Conditional GAN — Chainer (Chain, links, functions, chainer.optimizers)
+#
+# The DCGAN told what to draw: a class label goes into G with the noise, and into D with the image.
+# Question sheet: questions/cgan.md. Run: `python answers/cgan/cgan_chainer.py --class 3`.
+
+# %% 1. Config
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import gendojo
+from gendojo import gan_metrics
+from gendojo.chainer_compat import import_chainer
+
+chainer = import_chainer()  # Chainer 7.8.1 predates NumPy 2: this backfills the two names it needs
+F, L = chainer.functions, chainer.links
+
+TOPIC, FRAMEWORK = "cgan", "chainer"
+
+
+@dataclass
+class Config:
+    dataset: str = "shapes"
+    data_dir: str = ""
+    image_size: int = 32  # a multiple of 16: four stride-2 layers halve or double it four times
+    channels: int = 3
+    dataset_size: int = 4096
+    latent_dim: int = 100
+    width: float = field(default=0.25, metadata={"help": "scales the reference widths"})
+    num_classes: int = field(default=6, metadata={"help": "classes in the data set (shapes: 6)"})
+    class_id: int = field(
+        default=-1, metadata={"help": "class to draw, also --class (-1: one row per class)"}
+    )
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 2e-4
+    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    seed: int = 0
+    out: str = ""
+    device: str = "auto"
+    resume: bool = False
+    sample_every: int = 500
+    diversity_every: int = field(default=50, metadata={"help": "steps between diversity checks"})
+    quiet: bool = False
+
+
+def device_for(config):
+    if config.device == "cpu" or not chainer.backends.cuda.available:
+        return chainer.get_device("@numpy")
+    return chainer.get_device("@cupy:0")
+
+
+# %% 2. Data
+def batches(images, labels, config):
+    """Endless shuffled NCHW batches with one-hot labels (channels before height and width)."""
+    onehots = np.eye(config.num_classes, dtype=np.float32)[labels]
+    dataset = chainer.datasets.TupleDataset(np.ascontiguousarray(images.transpose(0, 3, 1, 2)), onehots)
+    order = chainer.iterators.ShuffleOrderSampler(np.random.RandomState(config.seed))
+    iterator = chainer.iterators.SerialIterator(
+        dataset, min(config.batch_size, len(images)), repeat=True, order_sampler=order
+    )
+    device = device_for(config)
+    while True:
+        yield chainer.dataset.concat_examples(iterator.next(), device)
+
+
+# %% 3. Models (Q1)
+class Generator(chainer.Chain):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        self.size, self.num_classes = config.image_size // 16, config.num_classes
+        self.top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+        channels = (self.top, c1, c2, c3, config.channels)
+        glorot = chainer.initializers.GlorotUniform()  # Chainer's default is LeCun normal
+        with self.init_scope():
+            self.dense = L.Linear(
+                config.latent_dim + config.num_classes, self.size * self.size * self.top, initialW=glorot
+            )
+            self.norms = chainer.ChainList(
+                *(L.BatchNormalization(c, decay=0.9, eps=1e-5) for c in channels[:-1])
+            )
+            # pad=2 with k=5 would give 2n - 1 pixels: outsize asks for exactly 2n ("same")
+            self.ups = chainer.ChainList(
+                *(
+                    L.Deconvolution2D(
+                        a, b, 5, stride=2, pad=2, outsize=(self.size * 2**i,) * 2, initialW=glorot
+                    )
+                    for i, (a, b) in enumerate(zip(channels[:-1], channels[1:], strict=True), start=1)
+                )
+            )
+        # END SOLUTION Q1
+
+    def forward(self, z, y):
+        # BEGIN SOLUTION Q1
+        h = F.reshape(
+            self.dense(F.concat((z, y), axis=1)), (-1, self.top, self.size, self.size)
+        )  # label joins z
+        h = F.relu(self.norms[0](h))
+        for up, norm in zip(self.ups[:-1], self.norms[1:], strict=True):
+            h = F.relu(norm(up(h)))
+        return F.tanh(self.ups[-1](h))  # no BatchNorm at G's output: tanh gives [-1, 1]
+        # END SOLUTION Q1
+
+
+class Discriminator(chainer.Chain):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        channels = (
+            config.channels + config.num_classes,
+            *(max(1, round(n * config.width)) for n in (32, 64, 128, 256)),
+        )
+        size, self.num_classes = config.image_size // 16, config.num_classes
+        glorot = chainer.initializers.GlorotUniform()
+        with self.init_scope():
+            # stride 2 instead of pooling: D learns its own downsampling
+            self.convs = chainer.ChainList(
+                *(
+                    L.Convolution2D(a, b, 5, stride=2, pad=2, initialW=glorot)
+                    for a, b in zip(channels[:-1], channels[1:], strict=True)
+                )
+            )
+            self.dense = L.Linear(channels[-1] * size * size, 1, initialW=glorot)
+        # END SOLUTION Q1
+
+    def forward(self, x, y):
+        # BEGIN SOLUTION Q1
+        n, _, height, width = x.shape
+        maps = F.broadcast_to(
+            F.reshape(y, (n, -1, 1, 1)), (n, y.shape[1], height, width)
+        )  # a plane per class
+        h = F.concat((x, maps), axis=1)
+        for conv in self.convs:
+            h = F.leaky_relu(conv(h), slope=0.2)
+        return self.dense(h)  # a logit: the loss applies the sigmoid
+        # END SOLUTION Q1
+
+
+def build(config):
+    gendojo.check(
+        config.image_size % 16 == 0,
+        f"--image-size must be a multiple of 16 (four stride-2 layers), not {config.image_size}",
+    )
+    np.random.seed(config.seed)  # Chainer's initializers draw from NumPy's global generator
+    device = device_for(config)
+    networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
+    for network in networks.values():
+        network.to_device(device)
+    return networks
+
+
+# %% 4. Loss (Q2)
+def discriminator_loss(real_logits, fake_logits):
+    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over the two halves: log 2 at a draw."""
+    # BEGIN SOLUTION Q2
+    xp = chainer.backend.get_array_module(real_logits)
+    real = F.sigmoid_cross_entropy(real_logits, xp.ones(real_logits.shape, dtype=np.int32))
+    fake = F.sigmoid_cross_entropy(fake_logits, xp.zeros(fake_logits.shape, dtype=np.int32))
+    return (real + fake) / 2
+    # END SOLUTION Q2
+
+
+def generator_loss(fake_logits):
+    """The non-saturating loss: G maximises log D(G(z)) by calling its fakes real (target 1)."""
+    # BEGIN SOLUTION Q2
+    xp = chainer.backend.get_array_module(fake_logits)
+    return F.sigmoid_cross_entropy(fake_logits, xp.ones(fake_logits.shape, dtype=np.int32))
+    # END SOLUTION Q2
+
+
+# %% 5. Training step (Q3)
+def train_step(networks, optimizers, images, labels, latents):
+    # BEGIN SOLUTION Q3
+    generator, discriminator = networks["generator"], networks["discriminator"]
+    fakes = generator(latents, labels)  # the real batch's labels: the same class mix
+    # D first, on real and fake, each with its label; fakes.array is cut off from G's graph.
+    d_loss = discriminator_loss(discriminator(images, labels), discriminator(fakes.array, labels))
+    discriminator.cleargrads()
+    d_loss.backward()
+    optimizers["discriminator"].update()
+    # Then G, through the freshly updated D; only G's optimizer updates.
+    g_loss = generator_loss(discriminator(fakes, labels))
+    generator.cleargrads()
+    g_loss.backward()
+    optimizers["generator"].update()
+    return {"d_loss": float(d_loss.array), "g_loss": float(g_loss.array)}
+    # END SOLUTION Q3
+
+
+# %% 6. Training loop
+def train(config, data, networks=None, callback=None):
+    """Train on ``data.images``; return the networks and the per-step history."""
+    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+    gendojo.check(
+        data.labels is not None and data.labels.max() < config.num_classes,
+        f"a conditional GAN needs labels 0 … {config.num_classes - 1}: use a labelled data set "
+        f"(shapes, mnist, fashion_mnist, cifar10) and --num-classes to match it",
+    )
+    networks = networks or build(config)
+    optimizers = {}
+    for name, network in networks.items():
+        optimizers[name] = chainer.optimizers.Adam(alpha=config.lr, beta1=config.beta1, eps=1e-8)
+        optimizers[name].setup(network)
+    device = device_for(config)
+    stream = batches(data.images, data.labels, config)
+    noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed_labels = np.arange(64) % config.num_classes
+    history = {"d_loss": [], "g_loss": [], "diversity": []}
+    for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        images, labels = next(stream)
+        latents = device.send(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
+        losses = train_step(networks, optimizers, images, labels, latents)
+        for name, value in losses.items():
+            history[name].append(value)
+        if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
+            spread = gan_metrics.diversity(generate(networks, fixed, fixed_labels))
+        history["diversity"].append(spread)
+        if callback:
+            callback(step, networks)
+    return networks, history
+
+
+# %% 7. Inference (Q4)
+def generate(networks, latents, labels):
+    """(N, latent_dim) noise and N class indices → N images of those classes, NHWC float32 in [-1, 1]."""
+    # BEGIN SOLUTION Q4
+    generator = networks["generator"]
+    z = generator.xp.asarray(np.asarray(latents, dtype=np.float32))
+    y = generator.xp.asarray(np.eye(generator.num_classes, dtype=np.float32)[np.asarray(labels)])
+    # train=False: BatchNorm uses its running statistics, so a sample does not depend on its batch
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        images = generator(z, y)
+    return chainer.backends.cuda.to_cpu(images.array).transpose(0, 2, 3, 1)
+    # END SOLUTION Q4
+
+
+def discriminate(networks, images, labels):
+    """NHWC images in [-1, 1] and their class indices → D's logits, (N, 1) float32: > 0 "looks real"."""
+    # BEGIN SOLUTION Q4
+    discriminator = networks["discriminator"]
+    x = discriminator.xp.asarray(np.asarray(images, dtype=np.float32).transpose(0, 3, 1, 2))
+    y = discriminator.xp.asarray(np.eye(discriminator.num_classes, dtype=np.float32)[np.asarray(labels)])
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        logits = discriminator(x, y)
+    return chainer.backends.cuda.to_cpu(logits.array)
+    # END SOLUTION Q4
+
+
+# %% 8. Main
+def main(argv=None):
+    config = gendojo.parse_args(Config, argv, description="Conditional GAN in Chainer")
+    out = gendojo.output_dir(config.out, TOPIC, FRAMEWORK)
+    data = gendojo.load_dataset(config)
+    networks = build(config)
+    if config.resume:
+        gendojo.load_checkpoint(networks, out)
+    gendojo.check(
+        -1 <= config.class_id < config.num_classes,
+        f"--class must be -1 (all classes) or 0 … {config.num_classes - 1}, not {config.class_id}",
+    )
+    # the noise the diversity is measured on: the same samples in every grid, and every framework
+    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    if config.class_id >= 0:  # 64 samples of the asked class
+        latents, labels = fixed, np.full(64, config.class_id)
+    else:  # one row per class, the same 8 noises in every row: the label alone changes the shape
+        latents, labels = (
+            np.tile(fixed[:8], (config.num_classes, 1)),
+            np.repeat(np.arange(config.num_classes), 8),
+        )
+
+    def samples(networks):
+        images = generate(networks, latents, labels)
+        return (
+            images if config.class_id >= 0 else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
+        )
+
+    def write_samples(step, networks):
+        if config.sample_every and step % config.sample_every == 0:
+            gendojo.save_grid(samples(networks), out / f"samples/step{step:06d}.png")
+
+    started = time.perf_counter()
+    networks, history = train(config, data, networks, callback=write_samples)
+    seconds = time.perf_counter() - started
+    gendojo.save_grid(samples(networks), out / "samples.png")
+    gendojo.finish_run(networks, history, config, out, TOPIC, FRAMEWORK, seconds)
+
+
+if __name__ == "__main__":
+    gendojo.run_main(main)

@@ -1,0 +1,284 @@
+# %% [markdown]
+# # Conditional GAN — PyTorch
+#
+# The DCGAN told what to draw: a class label goes into G with the noise, and into D with the image.
+# Question sheet: questions/cgan.md. Run: `python answers/cgan/cgan_pytorch.py --class 3`.
+
+# %% 1. Config
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+import gendojo
+from gendojo import gan_metrics
+
+TOPIC, FRAMEWORK = "cgan", "pytorch"
+
+
+@dataclass
+class Config:
+    dataset: str = "shapes"
+    data_dir: str = ""
+    image_size: int = 32  # a multiple of 16: four stride-2 layers halve or double it four times
+    channels: int = 3
+    dataset_size: int = 4096
+    latent_dim: int = 100
+    width: float = field(default=0.25, metadata={"help": "scales the reference widths"})
+    num_classes: int = field(default=6, metadata={"help": "classes in the data set (shapes: 6)"})
+    class_id: int = field(
+        default=-1, metadata={"help": "class to draw, also --class (-1: one row per class)"}
+    )
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 2e-4
+    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    seed: int = 0
+    out: str = ""
+    device: str = "auto"
+    resume: bool = False
+    sample_every: int = 500
+    diversity_every: int = field(default=50, metadata={"help": "steps between diversity checks"})
+    quiet: bool = False
+
+
+def device_for(config):
+    if config.device == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+# %% 2. Data
+def batches(images, labels, config):
+    """Endless shuffled batches of NCHW images with one-hot labels (channels before height, width)."""
+    tensors = torch.from_numpy(images).permute(0, 3, 1, 2)
+    onehots = torch.from_numpy(np.eye(config.num_classes, dtype=np.float32)[labels])
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(tensors, onehots),
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=len(images) >= config.batch_size,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    while True:
+        yield from loader
+
+
+# %% 3. Models (Q1)
+class Generator(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        self.size, self.num_classes = config.image_size // 16, config.num_classes
+        self.top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+
+        def up(cin, cout):  # "same": padding 2 trims the overhang, output_padding 1 adds the last row
+            return nn.ConvTranspose2d(cin, cout, 5, stride=2, padding=2, output_padding=1)
+
+        def norm(c):
+            return nn.BatchNorm2d(c, momentum=0.1, eps=1e-5)
+
+        self.dense = nn.Linear(config.latent_dim + config.num_classes, self.size * self.size * self.top)
+        self.norm = norm(self.top)
+        self.layers = nn.Sequential(
+            up(self.top, c1), norm(c1), nn.ReLU(),
+            up(c1, c2), norm(c2), nn.ReLU(),
+            up(c2, c3), norm(c3), nn.ReLU(),
+            up(c3, config.channels), nn.Tanh(),  # no BatchNorm at G's output: tanh gives [-1, 1]
+        )  # fmt: skip
+        # END SOLUTION Q1
+
+    def forward(self, z, y):
+        # BEGIN SOLUTION Q1
+        x = self.dense(torch.cat([z, y], dim=1)).view(-1, self.top, self.size, self.size)  # the label joins z
+        return self.layers(torch.relu(self.norm(x)))
+        # END SOLUTION Q1
+
+
+class Discriminator(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        c1, c2, c3, c4 = (max(1, round(n * config.width)) for n in (32, 64, 128, 256))
+        size, self.num_classes = config.image_size // 16, config.num_classes
+
+        def down(cin, cout):  # stride 2 instead of pooling: D learns its own downsampling
+            return nn.Conv2d(cin, cout, 5, stride=2, padding=2)
+
+        self.layers = nn.Sequential(
+            down(config.channels + config.num_classes, c1), nn.LeakyReLU(0.2),
+            down(c1, c2), nn.LeakyReLU(0.2),
+            down(c2, c3), nn.LeakyReLU(0.2),
+            down(c3, c4), nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(c4 * size * size, 1),  # a logit: no sigmoid here, the loss applies it
+        )  # fmt: skip
+        # END SOLUTION Q1
+
+    def forward(self, x, y):
+        # BEGIN SOLUTION Q1
+        maps = y[:, :, None, None].expand(-1, -1, *x.shape[2:])  # one constant plane per class
+        return self.layers(torch.cat([x, maps], dim=1))
+        # END SOLUTION Q1
+
+
+def build(config):
+    gendojo.check(
+        config.image_size % 16 == 0,
+        f"--image-size must be a multiple of 16 (four stride-2 layers), not {config.image_size}",
+    )
+    torch.manual_seed(config.seed)
+    device = device_for(config)
+    networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
+    for network in networks.values():
+        for module in network.modules():  # Glorot weights, zero biases: as Keras, tf_core and Chainer here
+            if isinstance(module, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        network.to(device)
+    return networks
+
+
+# %% 4. Loss (Q2)
+def discriminator_loss(real_logits, fake_logits):
+    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over the two halves: log 2 at a draw."""
+    # BEGIN SOLUTION Q2
+    bce = nn.functional.binary_cross_entropy_with_logits
+    real = bce(real_logits, torch.ones_like(real_logits))
+    fake = bce(fake_logits, torch.zeros_like(fake_logits))
+    return (real + fake) / 2
+    # END SOLUTION Q2
+
+
+def generator_loss(fake_logits):
+    """The non-saturating loss: G maximises log D(G(z)) by calling its fakes real (target 1)."""
+    # BEGIN SOLUTION Q2
+    return nn.functional.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    # END SOLUTION Q2
+
+
+# %% 5. Training step (Q3)
+def train_step(networks, optimizers, images, labels, latents):
+    # BEGIN SOLUTION Q3
+    generator, discriminator = networks["generator"], networks["discriminator"]
+    fakes = generator(latents, labels)  # fakes get the real batch's labels: the same class mix
+    # D first, on real and fake, each with its label; detach() keeps this update from reaching G.
+    d_loss = discriminator_loss(discriminator(images, labels), discriminator(fakes.detach(), labels))
+    optimizers["discriminator"].zero_grad()
+    d_loss.backward()
+    optimizers["discriminator"].step()
+    # Then G, through the freshly updated D; only G's optimizer steps.
+    g_loss = generator_loss(discriminator(fakes, labels))
+    optimizers["generator"].zero_grad()
+    g_loss.backward()
+    optimizers["generator"].step()
+    return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+    # END SOLUTION Q3
+
+
+# %% 6. Training loop
+def train(config, data, networks=None, callback=None):
+    """Train on ``data.images``; return the networks and the per-step history."""
+    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+    gendojo.check(
+        data.labels is not None and data.labels.max() < config.num_classes,
+        f"a conditional GAN needs labels 0 … {config.num_classes - 1}: use a labelled data set "
+        f"(shapes, mnist, fashion_mnist, cifar10) and --num-classes to match it",
+    )
+    networks = networks or build(config)
+    adam = dict(lr=config.lr, betas=(config.beta1, 0.999))
+    optimizers = {name: torch.optim.Adam(network.parameters(), **adam) for name, network in networks.items()}
+    device = device_for(config)
+    stream = batches(data.images, data.labels, config)
+    noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed_labels = np.arange(64) % config.num_classes
+    history = {"d_loss": [], "g_loss": [], "diversity": []}
+    for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        images, labels = (tensor.to(device) for tensor in next(stream))
+        latents = torch.from_numpy(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
+        losses = train_step(networks, optimizers, images, labels, latents.to(device))
+        for name, value in losses.items():
+            history[name].append(value)
+        if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
+            spread = gan_metrics.diversity(generate(networks, fixed, fixed_labels))
+        history["diversity"].append(spread)
+        if callback:
+            callback(step, networks)
+    return networks, history
+
+
+# %% 7. Inference (Q4)
+@torch.no_grad()
+def generate(networks, latents, labels):
+    """(N, latent_dim) noise and N class indices → N images of those classes, NHWC float32 in [-1, 1]."""
+    # BEGIN SOLUTION Q4
+    generator = networks["generator"]
+    device = next(generator.parameters()).device
+    z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(device)
+    y = nn.functional.one_hot(torch.as_tensor(np.asarray(labels), dtype=torch.long), generator.num_classes)
+    training = generator.training
+    generator.eval()  # BatchNorm uses its running statistics, so a sample does not depend on its batch
+    images = generator(z, y.float().to(device))
+    generator.train(training)
+    return images.permute(0, 2, 3, 1).cpu().numpy()
+    # END SOLUTION Q4
+
+
+@torch.no_grad()
+def discriminate(networks, images, labels):
+    """NHWC images in [-1, 1] and their class indices → D's logits, (N, 1) float32: > 0 "looks real"."""
+    # BEGIN SOLUTION Q4
+    discriminator = networks["discriminator"]
+    device = next(discriminator.parameters()).device
+    x = torch.from_numpy(np.asarray(images, dtype=np.float32)).permute(0, 3, 1, 2).to(device)
+    y = nn.functional.one_hot(
+        torch.as_tensor(np.asarray(labels), dtype=torch.long), discriminator.num_classes
+    )
+    return discriminator(x, y.float().to(device)).cpu().numpy()
+    # END SOLUTION Q4
+
+
+# %% 8. Main
+def main(argv=None):
+    config = gendojo.parse_args(Config, argv, description="Conditional GAN in PyTorch")
+    out = gendojo.output_dir(config.out, TOPIC, FRAMEWORK)
+    data = gendojo.load_dataset(config)
+    networks = build(config)
+    if config.resume:
+        gendojo.load_checkpoint(networks, out)
+    gendojo.check(
+        -1 <= config.class_id < config.num_classes,
+        f"--class must be -1 (all classes) or 0 … {config.num_classes - 1}, not {config.class_id}",
+    )
+    # the noise the diversity is measured on: the same samples in every grid, and every framework
+    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    if config.class_id >= 0:  # 64 samples of the asked class
+        latents, labels = fixed, np.full(64, config.class_id)
+    else:  # one row per class, the same 8 noises in every row: the label alone changes the shape
+        latents, labels = (
+            np.tile(fixed[:8], (config.num_classes, 1)),
+            np.repeat(np.arange(config.num_classes), 8),
+        )
+
+    def samples(networks):
+        images = generate(networks, latents, labels)
+        return (
+            images if config.class_id >= 0 else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
+        )
+
+    def write_samples(step, networks):
+        if config.sample_every and step % config.sample_every == 0:
+            gendojo.save_grid(samples(networks), out / f"samples/step{step:06d}.png")
+
+    started = time.perf_counter()
+    networks, history = train(config, data, networks, callback=write_samples)
+    seconds = time.perf_counter() - started
+    gendojo.save_grid(samples(networks), out / "samples.png")
+    gendojo.finish_run(networks, history, config, out, TOPIC, FRAMEWORK, seconds)
+
+
+if __name__ == "__main__":
+    gendojo.run_main(main)

@@ -1,0 +1,230 @@
+# %% [markdown]
+# # Deep Convolutional GAN — Keras 3 (keras and keras.ops only: any backend)
+#
+# The GAN game played by convolutional networks, built by the DCGAN rules.
+# Question sheet: questions/dcgan.md. Run: `python answers/dcgan/dcgan_keras.py --help`.
+
+# %% 1. Config
+import time
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+import gendojo
+from gendojo import gan_metrics
+
+TOPIC, FRAMEWORK = "dcgan", "keras"
+
+
+@dataclass
+class Config:
+    dataset: str = "shapes"
+    data_dir: str = ""
+    image_size: int = 32  # a multiple of 16: four stride-2 layers halve or double it four times
+    channels: int = 3
+    dataset_size: int = 4096
+    latent_dim: int = 100
+    width: float = field(default=0.25, metadata={"help": "scales the reference widths"})
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 2e-4
+    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    seed: int = 0
+    out: str = ""
+    device: str = "auto"
+    resume: bool = False
+    sample_every: int = 500
+    diversity_every: int = field(default=50, metadata={"help": "steps between diversity checks"})
+    quiet: bool = False
+
+
+def device_for(config):
+    if config.device == "cpu" or not keras.distribution.list_devices("gpu"):
+        return "cpu:0"
+    return "gpu:0"
+
+
+# %% 2. Data
+def batches(images, config):
+    """Endless shuffled NHWC batches as NumPy arrays (Keras keeps channels last)."""
+    rng = np.random.default_rng(config.seed)
+    size = min(config.batch_size, len(images))
+    while True:
+        order = rng.permutation(len(images))
+        for start in range(0, len(images) - size + 1, size):
+            yield images[order[start : start + size]]
+
+
+# %% 3. Models (Q1)
+def Generator(config):
+    # BEGIN SOLUTION Q1
+    size = config.image_size // 16
+    top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+
+    def up(channels, **kwargs):  # padding="same": a stride-2 transposed convolution doubles the size
+        return layers.Conv2DTranspose(channels, 5, strides=2, padding="same", **kwargs)
+
+    def norm():
+        return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+
+    return keras.Sequential(
+        [
+            keras.Input((config.latent_dim,)),
+            layers.Dense(size * size * top),
+            layers.Reshape((size, size, top)),
+            norm(), layers.ReLU(),
+            up(c1), norm(), layers.ReLU(),
+            up(c2), norm(), layers.ReLU(),
+            up(c3), norm(), layers.ReLU(),
+            up(config.channels, activation="tanh"),  # no BatchNorm at G's output: tanh gives [-1, 1]
+        ],
+        name="generator",
+    )  # fmt: skip
+    # END SOLUTION Q1
+
+
+def Discriminator(config):
+    # BEGIN SOLUTION Q1
+    shape = (config.image_size, config.image_size, config.channels)
+    c1, c2, c3, c4 = (max(1, round(n * config.width)) for n in (32, 64, 128, 256))
+
+    def down(channels):  # stride 2 instead of pooling: D learns its own downsampling
+        return layers.Conv2D(channels, 5, strides=2, padding="same")
+
+    return keras.Sequential(
+        [
+            keras.Input(shape),
+            down(c1), layers.LeakyReLU(0.2),
+            down(c2), layers.LeakyReLU(0.2),
+            down(c3), layers.LeakyReLU(0.2),
+            down(c4), layers.LeakyReLU(0.2),
+            layers.Flatten(),
+            layers.Dense(1),  # a logit: no sigmoid here, the loss applies it
+        ],
+        name="discriminator",
+    )  # fmt: skip
+    # END SOLUTION Q1
+
+
+def build(config):
+    gendojo.check(
+        config.image_size % 16 == 0,
+        f"--image-size must be a multiple of 16 (four stride-2 layers), not {config.image_size}",
+    )
+    keras.utils.set_random_seed(config.seed)
+    with keras.device(device_for(config)):
+        return {"generator": Generator(config), "discriminator": Discriminator(config)}
+
+
+# %% 4. Loss (Q2)
+def discriminator_loss(targets, logits):
+    """Sigmoid cross-entropy on a batch of real (target 1) then fake (target 0): log 2 at a draw."""
+    # BEGIN SOLUTION Q2
+    return ops.mean(ops.binary_crossentropy(targets, logits, from_logits=True))
+    # END SOLUTION Q2
+
+
+def generator_loss(targets, logits):
+    """The non-saturating loss: G maximises log D(G(z)) by calling its fakes real (targets all 1)."""
+    # BEGIN SOLUTION Q2
+    return ops.mean(ops.binary_crossentropy(targets, logits, from_logits=True))
+    # END SOLUTION Q2
+
+
+# %% 5. Training step (Q3)
+def train_step(networks, combined, images, latents):
+    # BEGIN SOLUTION Q3
+    generator, discriminator = networks["generator"], networks["discriminator"]
+    n = len(images)
+    fakes = ops.convert_to_numpy(generator(latents, training=True))
+    # D first, on real and fake in one batch. Keras 3 reads `trainable` whenever a model trains,
+    # not once at compile time: D must be switched on for its own update...
+    discriminator.trainable = True
+    targets = np.concatenate([np.ones((n, 1)), np.zeros((n, 1))]).astype(np.float32)
+    d_loss = discriminator.train_on_batch(np.concatenate([images, fakes]), targets)
+    # ...and off again, so the combined model G → D updates G alone.
+    discriminator.trainable = False
+    g_loss = combined.train_on_batch(latents, np.ones((n, 1), dtype=np.float32))
+    return {"d_loss": float(d_loss), "g_loss": float(g_loss)}
+    # END SOLUTION Q3
+
+
+# %% 6. Training loop
+def train(config, data, networks=None, callback=None):
+    """Train on ``data.images``; return the networks and the per-step history."""
+    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+    networks = networks or build(config)
+    generator, discriminator = networks["generator"], networks["discriminator"]
+    with keras.device(device_for(config)):
+        # BEGIN SOLUTION Q3
+        adam = dict(learning_rate=config.lr, beta_1=config.beta1, epsilon=1e-8)  # 1e-8 as torch's
+        discriminator.trainable = True
+        discriminator.compile(optimizer=keras.optimizers.Adam(**adam), loss=discriminator_loss)
+        discriminator.trainable = False
+        latents = keras.Input((config.latent_dim,))
+        combined = keras.Model(latents, discriminator(generator(latents)), name="combined")
+        combined.compile(optimizer=keras.optimizers.Adam(**adam), loss=generator_loss)
+        # END SOLUTION Q3
+        stream = batches(data.images, config)
+        noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+        fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+        history = {"d_loss": [], "g_loss": [], "diversity": []}
+        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+            images = next(stream)
+            latents = noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
+            losses = train_step(networks, combined, images, latents)
+            for name, value in losses.items():
+                history[name].append(value)
+            if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
+                spread = gan_metrics.diversity(generate(networks, fixed))
+            history["diversity"].append(spread)
+            if callback:
+                callback(step, networks)
+    discriminator.trainable = True  # hand D back trainable, as build made it
+    return networks, history
+
+
+# %% 7. Inference (Q4)
+def generate(networks, latents):
+    """(N, latent_dim) noise → N images, NHWC float32 in [-1, 1]."""
+    # BEGIN SOLUTION Q4
+    # predict_on_batch runs in inference mode: BatchNorm uses its moving statistics
+    images = networks["generator"].predict_on_batch(np.asarray(latents, dtype=np.float32))
+    return ops.convert_to_numpy(images)
+    # END SOLUTION Q4
+
+
+def discriminate(networks, images):
+    """NHWC images in [-1, 1] → D's logits, (N, 1) float32: above 0 means "looks real"."""
+    # BEGIN SOLUTION Q4
+    logits = networks["discriminator"].predict_on_batch(np.asarray(images, dtype=np.float32))
+    return ops.convert_to_numpy(logits)
+    # END SOLUTION Q4
+
+
+# %% 8. Main
+def main(argv=None):
+    config = gendojo.parse_args(Config, argv, description="DCGAN in Keras 3")
+    out = gendojo.output_dir(config.out, TOPIC, FRAMEWORK)
+    data = gendojo.load_dataset(config)
+    networks = build(config)
+    if config.resume:
+        gendojo.load_checkpoint(networks, out)
+    # the noise the diversity is measured on: the same samples in every grid, and every framework
+    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+
+    def write_samples(step, networks):
+        if config.sample_every and step % config.sample_every == 0:
+            gendojo.save_grid(generate(networks, fixed), out / f"samples/step{step:06d}.png")
+
+    started = time.perf_counter()
+    networks, history = train(config, data, networks, callback=write_samples)
+    seconds = time.perf_counter() - started
+    gendojo.save_grid(generate(networks, fixed), out / "samples.png")
+    gendojo.finish_run(networks, history, config, out, TOPIC, FRAMEWORK, seconds)
+
+
+if __name__ == "__main__":
+    gendojo.run_main(main)

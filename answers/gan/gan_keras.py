@@ -1,0 +1,212 @@
+# %% [markdown]
+# # Generative Adversarial Network — Keras 3 (keras and keras.ops only: any backend)
+#
+# Two multilayer perceptrons play a game: G turns noise into images, D tells them from real ones.
+# Question sheet: questions/gan.md. Run: `python answers/gan/gan_keras.py --help`.
+
+# %% 1. Config
+import time
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+import gendojo
+from gendojo import gan_metrics
+
+TOPIC, FRAMEWORK = "gan", "keras"
+
+
+@dataclass
+class Config:
+    dataset: str = "shapes"
+    data_dir: str = ""
+    image_size: int = 16
+    channels: int = 3
+    dataset_size: int = 4096
+    latent_dim: int = 100
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 2e-4
+    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    seed: int = 0
+    out: str = ""
+    device: str = "auto"
+    resume: bool = False
+    sample_every: int = 500
+    diversity_every: int = field(default=50, metadata={"help": "steps between diversity checks"})
+    quiet: bool = False
+
+
+def device_for(config):
+    if config.device == "cpu" or not keras.distribution.list_devices("gpu"):
+        return "cpu:0"
+    return "gpu:0"
+
+
+# %% 2. Data
+def batches(images, config):
+    """Endless shuffled NHWC batches as NumPy arrays (Keras keeps channels last)."""
+    rng = np.random.default_rng(config.seed)
+    size = min(config.batch_size, len(images))
+    while True:
+        order = rng.permutation(len(images))
+        for start in range(0, len(images) - size + 1, size):
+            yield images[order[start : start + size]]
+
+
+# %% 3. Models (Q1)
+def Generator(config):
+    # BEGIN SOLUTION Q1
+    shape = (config.image_size, config.image_size, config.channels)
+    return keras.Sequential(
+        [
+            keras.Input((config.latent_dim,)),
+            layers.Dense(128),
+            layers.LeakyReLU(0.2),
+            layers.Dense(256),
+            layers.LeakyReLU(0.2),
+            layers.Dense(512),
+            layers.LeakyReLU(0.2),
+            layers.Dense(int(np.prod(shape)), activation="tanh"),  # images live in [-1, 1]
+            layers.Reshape(shape),
+        ],
+        name="generator",
+    )
+    # END SOLUTION Q1
+
+
+def Discriminator(config):
+    # BEGIN SOLUTION Q1
+    shape = (config.image_size, config.image_size, config.channels)
+    return keras.Sequential(
+        [
+            keras.Input(shape),
+            layers.Flatten(),
+            layers.Dense(512),
+            layers.LeakyReLU(0.2),
+            layers.Dense(256),
+            layers.LeakyReLU(0.2),
+            layers.Dense(1),  # a logit: no sigmoid here, the loss applies it
+        ],
+        name="discriminator",
+    )
+    # END SOLUTION Q1
+
+
+def build(config):
+    keras.utils.set_random_seed(config.seed)
+    with keras.device(device_for(config)):
+        return {"generator": Generator(config), "discriminator": Discriminator(config)}
+
+
+# %% 4. Loss (Q2)
+def discriminator_loss(targets, logits):
+    """Sigmoid cross-entropy on a batch of real (target 1) then fake (target 0): log 2 at a draw."""
+    # BEGIN SOLUTION Q2
+    return ops.mean(ops.binary_crossentropy(targets, logits, from_logits=True))
+    # END SOLUTION Q2
+
+
+def generator_loss(targets, logits):
+    """The non-saturating loss: G maximises log D(G(z)) by calling its fakes real (targets all 1)."""
+    # BEGIN SOLUTION Q2
+    return ops.mean(ops.binary_crossentropy(targets, logits, from_logits=True))
+    # END SOLUTION Q2
+
+
+# %% 5. Training step (Q3)
+def train_step(networks, combined, images, latents):
+    # BEGIN SOLUTION Q3
+    generator, discriminator = networks["generator"], networks["discriminator"]
+    n = len(images)
+    fakes = ops.convert_to_numpy(generator(latents, training=True))
+    # D first, on real and fake in one batch. Keras 3 reads `trainable` whenever a model trains,
+    # not once at compile time: D must be switched on for its own update...
+    discriminator.trainable = True
+    targets = np.concatenate([np.ones((n, 1)), np.zeros((n, 1))]).astype(np.float32)
+    d_loss = discriminator.train_on_batch(np.concatenate([images, fakes]), targets)
+    # ...and off again, so the combined model G → D updates G alone.
+    discriminator.trainable = False
+    g_loss = combined.train_on_batch(latents, np.ones((n, 1), dtype=np.float32))
+    return {"d_loss": float(d_loss), "g_loss": float(g_loss)}
+    # END SOLUTION Q3
+
+
+# %% 6. Training loop
+def train(config, data, networks=None, callback=None):
+    """Train on ``data.images``; return the networks and the per-step history."""
+    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+    networks = networks or build(config)
+    generator, discriminator = networks["generator"], networks["discriminator"]
+    with keras.device(device_for(config)):
+        # BEGIN SOLUTION Q3
+        adam = dict(learning_rate=config.lr, beta_1=config.beta1, epsilon=1e-8)  # 1e-8 as torch's
+        discriminator.trainable = True
+        discriminator.compile(optimizer=keras.optimizers.Adam(**adam), loss=discriminator_loss)
+        discriminator.trainable = False
+        latents = keras.Input((config.latent_dim,))
+        combined = keras.Model(latents, discriminator(generator(latents)), name="combined")
+        combined.compile(optimizer=keras.optimizers.Adam(**adam), loss=generator_loss)
+        # END SOLUTION Q3
+        stream = batches(data.images, config)
+        noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+        fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+        history = {"d_loss": [], "g_loss": [], "diversity": []}
+        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+            images = next(stream)
+            latents = noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
+            losses = train_step(networks, combined, images, latents)
+            for name, value in losses.items():
+                history[name].append(value)
+            if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
+                spread = gan_metrics.diversity(generate(networks, fixed))
+            history["diversity"].append(spread)
+            if callback:
+                callback(step, networks)
+    discriminator.trainable = True  # hand D back trainable, as build made it
+    return networks, history
+
+
+# %% 7. Inference (Q4)
+def generate(networks, latents):
+    """(N, latent_dim) noise → N images, NHWC float32 in [-1, 1]."""
+    # BEGIN SOLUTION Q4
+    images = networks["generator"].predict_on_batch(np.asarray(latents, dtype=np.float32))
+    return ops.convert_to_numpy(images)
+    # END SOLUTION Q4
+
+
+def discriminate(networks, images):
+    """NHWC images in [-1, 1] → D's logits, (N, 1) float32: above 0 means "looks real"."""
+    # BEGIN SOLUTION Q4
+    logits = networks["discriminator"].predict_on_batch(np.asarray(images, dtype=np.float32))
+    return ops.convert_to_numpy(logits)
+    # END SOLUTION Q4
+
+
+# %% 8. Main
+def main(argv=None):
+    config = gendojo.parse_args(Config, argv, description="GAN in Keras 3")
+    out = gendojo.output_dir(config.out, TOPIC, FRAMEWORK)
+    data = gendojo.load_dataset(config)
+    networks = build(config)
+    if config.resume:
+        gendojo.load_checkpoint(networks, out)
+    # the noise the diversity is measured on: the same samples in every grid, and every framework
+    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+
+    def write_samples(step, networks):
+        if config.sample_every and step % config.sample_every == 0:
+            gendojo.save_grid(generate(networks, fixed), out / f"samples/step{step:06d}.png")
+
+    started = time.perf_counter()
+    networks, history = train(config, data, networks, callback=write_samples)
+    seconds = time.perf_counter() - started
+    gendojo.save_grid(generate(networks, fixed), out / "samples.png")
+    gendojo.finish_run(networks, history, config, out, TOPIC, FRAMEWORK, seconds)
+
+
+if __name__ == "__main__":
+    gendojo.run_main(main)

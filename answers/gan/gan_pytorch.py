@@ -1,0 +1,230 @@
+# %% [markdown]
+# # Generative Adversarial Network — PyTorch
+#
+# Two multilayer perceptrons play a game: G turns noise into images, D tells them from real ones.
+# Question sheet: questions/gan.md. Run: `python answers/gan/gan_pytorch.py --help`.
+
+# %% 1. Config
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+import gendojo
+from gendojo import gan_metrics
+
+TOPIC, FRAMEWORK = "gan", "pytorch"
+
+
+@dataclass
+class Config:
+    dataset: str = "shapes"
+    data_dir: str = ""
+    image_size: int = 16
+    channels: int = 3
+    dataset_size: int = 4096
+    latent_dim: int = 100
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 2e-4
+    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    seed: int = 0
+    out: str = ""
+    device: str = "auto"
+    resume: bool = False
+    sample_every: int = 500
+    diversity_every: int = field(default=50, metadata={"help": "steps between diversity checks"})
+    quiet: bool = False
+
+
+def device_for(config):
+    if config.device == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+# %% 2. Data
+def batches(images, config):
+    """Endless shuffled batches of NCHW tensors: PyTorch puts channels before height and width."""
+    tensors = torch.from_numpy(images).permute(0, 3, 1, 2)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(tensors),
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=len(images) >= config.batch_size,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    while True:
+        for (batch,) in loader:
+            yield batch
+
+
+# %% 3. Models (Q1)
+class Generator(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        self.shape = (config.channels, config.image_size, config.image_size)
+        self.layers = nn.Sequential(
+            nn.Linear(config.latent_dim, 128),
+            nn.LeakyReLU(0.2),
+            nn.Linear(128, 256),
+            nn.LeakyReLU(0.2),
+            nn.Linear(256, 512),
+            nn.LeakyReLU(0.2),
+            nn.Linear(512, int(np.prod(self.shape))),
+            nn.Tanh(),  # images live in [-1, 1]
+        )
+        # END SOLUTION Q1
+
+    def forward(self, z):
+        # BEGIN SOLUTION Q1
+        return self.layers(z).view(-1, *self.shape)
+        # END SOLUTION Q1
+
+
+class Discriminator(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        pixels = config.channels * config.image_size * config.image_size
+        self.layers = nn.Sequential(
+            nn.Linear(pixels, 512),
+            nn.LeakyReLU(0.2),
+            nn.Linear(512, 256),
+            nn.LeakyReLU(0.2),
+            nn.Linear(256, 1),  # a logit: no sigmoid here, the loss applies it
+        )
+        # END SOLUTION Q1
+
+    def forward(self, x):
+        # BEGIN SOLUTION Q1
+        return self.layers(x.flatten(start_dim=1))
+        # END SOLUTION Q1
+
+
+def build(config):
+    torch.manual_seed(config.seed)
+    device = device_for(config)
+    networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
+    for network in networks.values():
+        for module in network.modules():  # Glorot weights, zero biases: as Keras, tf_core and Chainer here
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        network.to(device)
+    return networks
+
+
+# %% 4. Loss (Q2)
+def discriminator_loss(real_logits, fake_logits):
+    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over the two halves: log 2 at a draw."""
+    # BEGIN SOLUTION Q2
+    bce = nn.functional.binary_cross_entropy_with_logits
+    real = bce(real_logits, torch.ones_like(real_logits))
+    fake = bce(fake_logits, torch.zeros_like(fake_logits))
+    return (real + fake) / 2
+    # END SOLUTION Q2
+
+
+def generator_loss(fake_logits):
+    """The non-saturating loss: G maximises log D(G(z)) by calling its fakes real (target 1)."""
+    # BEGIN SOLUTION Q2
+    return nn.functional.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    # END SOLUTION Q2
+
+
+# %% 5. Training step (Q3)
+def train_step(networks, optimizers, images, latents):
+    # BEGIN SOLUTION Q3
+    generator, discriminator = networks["generator"], networks["discriminator"]
+    fakes = generator(latents)
+    # D first, on real and fake; detach() keeps this update from reaching G.
+    d_loss = discriminator_loss(discriminator(images), discriminator(fakes.detach()))
+    optimizers["discriminator"].zero_grad()
+    d_loss.backward()
+    optimizers["discriminator"].step()
+    # Then G, through the freshly updated D; only G's optimizer steps.
+    g_loss = generator_loss(discriminator(fakes))
+    optimizers["generator"].zero_grad()
+    g_loss.backward()
+    optimizers["generator"].step()
+    return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+    # END SOLUTION Q3
+
+
+# %% 6. Training loop
+def train(config, data, networks=None, callback=None):
+    """Train on ``data.images``; return the networks and the per-step history."""
+    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+    networks = networks or build(config)
+    adam = dict(lr=config.lr, betas=(config.beta1, 0.999))
+    optimizers = {name: torch.optim.Adam(network.parameters(), **adam) for name, network in networks.items()}
+    device = device_for(config)
+    stream = batches(data.images, config)
+    noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    history = {"d_loss": [], "g_loss": [], "diversity": []}
+    for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        images = next(stream).to(device)
+        latents = torch.from_numpy(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
+        losses = train_step(networks, optimizers, images, latents.to(device))
+        for name, value in losses.items():
+            history[name].append(value)
+        if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
+            spread = gan_metrics.diversity(generate(networks, fixed))
+        history["diversity"].append(spread)
+        if callback:
+            callback(step, networks)
+    return networks, history
+
+
+# %% 7. Inference (Q4)
+@torch.no_grad()
+def generate(networks, latents):
+    """(N, latent_dim) noise → N images, NHWC float32 in [-1, 1]."""
+    # BEGIN SOLUTION Q4
+    generator = networks["generator"]
+    device = next(generator.parameters()).device
+    z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(device)
+    return generator(z).permute(0, 2, 3, 1).cpu().numpy()
+    # END SOLUTION Q4
+
+
+@torch.no_grad()
+def discriminate(networks, images):
+    """NHWC images in [-1, 1] → D's logits, (N, 1) float32: above 0 means "looks real"."""
+    # BEGIN SOLUTION Q4
+    discriminator = networks["discriminator"]
+    device = next(discriminator.parameters()).device
+    x = torch.from_numpy(np.asarray(images, dtype=np.float32)).permute(0, 3, 1, 2).to(device)
+    return discriminator(x).cpu().numpy()
+    # END SOLUTION Q4
+
+
+# %% 8. Main
+def main(argv=None):
+    config = gendojo.parse_args(Config, argv, description="GAN in PyTorch")
+    out = gendojo.output_dir(config.out, TOPIC, FRAMEWORK)
+    data = gendojo.load_dataset(config)
+    networks = build(config)
+    if config.resume:
+        gendojo.load_checkpoint(networks, out)
+    # the noise the diversity is measured on: the same samples in every grid, and every framework
+    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+
+    def write_samples(step, networks):
+        if config.sample_every and step % config.sample_every == 0:
+            gendojo.save_grid(generate(networks, fixed), out / f"samples/step{step:06d}.png")
+
+    started = time.perf_counter()
+    networks, history = train(config, data, networks, callback=write_samples)
+    seconds = time.perf_counter() - started
+    gendojo.save_grid(generate(networks, fixed), out / "samples.png")
+    gendojo.finish_run(networks, history, config, out, TOPIC, FRAMEWORK, seconds)
+
+
+if __name__ == "__main__":
+    gendojo.run_main(main)

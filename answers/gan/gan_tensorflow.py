@@ -1,0 +1,205 @@
+# %% [markdown]
+# # Generative Adversarial Network — TensorFlow (core: tf.Module, tf.GradientTape, tf.function; no Keras)
+#
+# Two multilayer perceptrons play a game: G turns noise into images, D tells them from real ones.
+# Question sheet: questions/gan.md. Run: `python answers/gan/gan_tensorflow.py --help`.
+
+# %% 1. Config
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+import gendojo
+from gendojo import gan_metrics
+from gendojo import tf_core as layers
+
+TOPIC, FRAMEWORK = "gan", "tensorflow"
+
+
+@dataclass
+class Config:
+    dataset: str = "shapes"
+    data_dir: str = ""
+    image_size: int = 16
+    channels: int = 3
+    dataset_size: int = 4096
+    latent_dim: int = 100
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 2e-4
+    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    seed: int = 0
+    out: str = ""
+    device: str = "auto"
+    resume: bool = False
+    sample_every: int = 500
+    diversity_every: int = field(default=50, metadata={"help": "steps between diversity checks"})
+    quiet: bool = False
+
+
+def device_for(config):
+    if config.device == "cpu" or not tf.config.list_physical_devices("GPU"):
+        return "/CPU:0"
+    return "/GPU:0"
+
+
+# %% 2. Data
+def batches(images, config):
+    """Endless shuffled NHWC batches from tf.data (TensorFlow keeps channels last)."""
+    dataset = tf.data.Dataset.from_tensor_slices(images)
+    dataset = dataset.shuffle(len(images), seed=config.seed).repeat()
+    return iter(dataset.batch(min(config.batch_size, len(images)), drop_remainder=True))
+
+
+# %% 3. Models (Q1)
+class Generator(tf.Module):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        self.shape = (config.image_size, config.image_size, config.channels)
+        sizes = (config.latent_dim, 128, 256, 512, int(np.prod(self.shape)))
+        self.dense = [layers.Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        # END SOLUTION Q1
+
+    def __call__(self, z):
+        # BEGIN SOLUTION Q1
+        h = z
+        for dense in self.dense[:-1]:
+            h = tf.nn.leaky_relu(dense(h), alpha=0.2)
+        return tf.reshape(tf.tanh(self.dense[-1](h)), [-1, *self.shape])  # images live in [-1, 1]
+        # END SOLUTION Q1
+
+
+class Discriminator(tf.Module):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        sizes = (config.image_size * config.image_size * config.channels, 512, 256, 1)
+        self.dense = [layers.Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        # END SOLUTION Q1
+
+    def __call__(self, x):
+        # BEGIN SOLUTION Q1
+        h = tf.reshape(x, [tf.shape(x)[0], -1])
+        for dense in self.dense[:-1]:
+            h = tf.nn.leaky_relu(dense(h), alpha=0.2)
+        return self.dense[-1](h)  # a logit: no sigmoid here, the loss applies it
+        # END SOLUTION Q1
+
+
+def build(config):
+    tf.random.set_seed(config.seed)
+    with tf.device(device_for(config)):
+        return {"generator": Generator(config), "discriminator": Discriminator(config)}
+
+
+# %% 4. Loss (Q2)
+def discriminator_loss(real_logits, fake_logits):
+    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over the two halves: log 2 at a draw."""
+    # BEGIN SOLUTION Q2
+    bce = tf.nn.sigmoid_cross_entropy_with_logits
+    real = tf.reduce_mean(bce(labels=tf.ones_like(real_logits), logits=real_logits))
+    fake = tf.reduce_mean(bce(labels=tf.zeros_like(fake_logits), logits=fake_logits))
+    return (real + fake) / 2
+    # END SOLUTION Q2
+
+
+def generator_loss(fake_logits):
+    """The non-saturating loss: G maximises log D(G(z)) by calling its fakes real (target 1)."""
+    # BEGIN SOLUTION Q2
+    bce = tf.nn.sigmoid_cross_entropy_with_logits
+    return tf.reduce_mean(bce(labels=tf.ones_like(fake_logits), logits=fake_logits))
+    # END SOLUTION Q2
+
+
+# %% 5. Training step (Q3)
+@tf.function  # traced once into a graph, then run as a graph at every step
+def train_step(networks, optimizers, images, latents):
+    # BEGIN SOLUTION Q3
+    generator, discriminator = networks["generator"], networks["discriminator"]
+    with tf.GradientTape() as g_tape:
+        fakes = generator(latents)
+        # D first, on real and fake; stop_gradient keeps this update from reaching G.
+        with tf.GradientTape() as d_tape:
+            d_loss = discriminator_loss(discriminator(images), discriminator(tf.stop_gradient(fakes)))
+        optimizers["discriminator"].apply_gradients(
+            d_tape.gradient(d_loss, optimizers["discriminator"].var_list)
+        )
+        # Then G, through the freshly updated D; only G's variables are differentiated.
+        g_loss = generator_loss(discriminator(fakes))
+    optimizers["generator"].apply_gradients(g_tape.gradient(g_loss, optimizers["generator"].var_list))
+    return {"d_loss": d_loss, "g_loss": g_loss}
+    # END SOLUTION Q3
+
+
+# %% 6. Training loop
+def train(config, data, networks=None, callback=None):
+    """Train on ``data.images``; return the networks and the per-step history."""
+    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+    networks = networks or build(config)
+    optimizers = {
+        name: layers.Adam(network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1)
+        for name, network in networks.items()
+    }
+    stream = batches(data.images, config)
+    noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    history = {"d_loss": [], "g_loss": [], "diversity": []}
+    with tf.device(device_for(config)):
+        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+            images = next(stream)
+            latents = tf.constant(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
+            losses = train_step(networks, optimizers, images, latents)
+            for name, value in losses.items():
+                history[name].append(float(value))
+            if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
+                spread = gan_metrics.diversity(generate(networks, fixed))
+            history["diversity"].append(spread)
+            if callback:
+                callback(step, networks)
+    return networks, history
+
+
+# %% 7. Inference (Q4)
+def generate(networks, latents):
+    """(N, latent_dim) noise → N images, NHWC float32 in [-1, 1]."""
+    # BEGIN SOLUTION Q4
+    z = tf.convert_to_tensor(np.asarray(latents, dtype=np.float32))
+    return networks["generator"](z).numpy()
+    # END SOLUTION Q4
+
+
+def discriminate(networks, images):
+    """NHWC images in [-1, 1] → D's logits, (N, 1) float32: above 0 means "looks real"."""
+    # BEGIN SOLUTION Q4
+    x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
+    return networks["discriminator"](x).numpy()
+    # END SOLUTION Q4
+
+
+# %% 8. Main
+def main(argv=None):
+    config = gendojo.parse_args(Config, argv, description="GAN in TensorFlow")
+    out = gendojo.output_dir(config.out, TOPIC, FRAMEWORK)
+    data = gendojo.load_dataset(config)
+    networks = build(config)
+    if config.resume:
+        gendojo.load_checkpoint(networks, out)
+    # the noise the diversity is measured on: the same samples in every grid, and every framework
+    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+
+    def write_samples(step, networks):
+        if config.sample_every and step % config.sample_every == 0:
+            gendojo.save_grid(generate(networks, fixed), out / f"samples/step{step:06d}.png")
+
+    started = time.perf_counter()
+    networks, history = train(config, data, networks, callback=write_samples)
+    seconds = time.perf_counter() - started
+    gendojo.save_grid(generate(networks, fixed), out / "samples.png")
+    gendojo.finish_run(networks, history, config, out, TOPIC, FRAMEWORK, seconds)
+
+
+if __name__ == "__main__":
+    gendojo.run_main(main)

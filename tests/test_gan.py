@@ -1,0 +1,144 @@
+"""GAN-specific checks (questions/gan.md), shared with test_dcgan.py and test_cgan.py.
+
+On the tiny subset, in every framework: D learns to tell real from fake, G's samples move towards
+the data, both networks' weights change (the check that catches a Keras D frozen for good), and
+the history reports the sample diversity that warns of mode collapse.
+"""
+
+import numpy as np
+import pytest
+from harness import AnswerProblem, answer_code, train_tiny
+
+from gendojo import gan_metrics
+from gendojo.frameworks import framework_of
+
+TOPIC = "gan"
+G_RATIO = 0.8  # G's moment distance to the data must end below this × its value at step 0
+# The MLP generator needs a faster, longer tiny run than the default to move its pixel statistics.
+G_RUN = {"gan": dict(lr=2e-3, steps=120)}
+
+
+def _conditional(answer):
+    return answer.REF.topic == "cgan"
+
+
+def _samples(answer, networks, config, count=64, labels=None):
+    latents = np.random.default_rng(1234).standard_normal((count, config.latent_dim)).astype(np.float32)
+    if _conditional(answer):
+        labels = np.arange(count) % config.num_classes if labels is None else labels
+        return answer.generate(networks, latents, labels)
+    return answer.generate(networks, latents)
+
+
+def _run(answer, **overrides):
+    try:
+        return train_tiny(answer, answer.REF.topic, **overrides)
+    except AnswerProblem as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+def _fresh(answer, run):
+    """The networks as ``build`` makes them: the same seed gives the run's starting point."""
+    with answer_code("build(config)"):
+        return answer.build(run.config)
+
+
+def weights(network):
+    """Each trainable tensor of a network as a NumPy array, in the network's order (BatchNorm's
+    running statistics left out; Keras' frozen tensors kept, so a D frozen for good shows)."""
+    framework = framework_of(network)
+    if framework == "pytorch":
+        return [p.detach().cpu().numpy().copy() for p in network.parameters()]
+    if framework == "tensorflow":
+        return [v.numpy().copy() for v in network.trainable_variables]
+    if framework == "keras":
+        return [np.array(w) for w in network.weights if "moving_" not in w.path]
+    return [np.array(p.array).copy() for _, p in sorted(network.namedparams())]
+
+
+def check_discriminator_learns(answer):
+    """D's loss falls, and after training D scores real images above G's samples."""
+    run = _run(answer)
+    d_loss = np.asarray(run.history["d_loss"], dtype=np.float64)
+    first, last = d_loss[:10].mean(), d_loss[-10:].mean()
+    assert last < 0.85 * first, f"D's loss did not fall: first 10 steps {first:.3f}, last 10 {last:.3f}"
+    fakes = _samples(answer, run.networks, run.config, count=len(run.data.images))
+    if _conditional(answer):
+        labels = run.data.labels
+        real = answer.discriminate(run.networks, run.data.images, labels)
+        fake = answer.discriminate(run.networks, fakes, labels % run.config.num_classes)
+    else:
+        real, fake = (
+            answer.discriminate(run.networks, run.data.images),
+            answer.discriminate(run.networks, fakes),
+        )
+    assert np.mean(real) > np.mean(fake), (
+        f"after training D does not score real images above fakes: mean logit {np.mean(real):.3f} "
+        f"(real) vs {np.mean(fake):.3f} (fake)"
+    )
+
+
+def check_generator_learns(answer):
+    """G's samples from a fixed noise move towards the data's per-pixel mean and spread."""
+    run = _run(answer, **G_RUN.get(answer.REF.topic, {}))
+    before = gan_metrics.moment_distance(_samples(answer, _fresh(answer, run), run.config), run.data.images)
+    after = gan_metrics.moment_distance(_samples(answer, run.networks, run.config), run.data.images)
+    assert after < G_RATIO * before, (
+        f"G's samples did not move towards the data: moment distance {before:.3f} at step 0, "
+        f"{after:.3f} after {run.config.steps} steps (needed below {G_RATIO} × the start)"
+    )
+
+
+def check_both_networks_change(answer):
+    """Every trainable tensor of G and of D differs from its value at step 0."""
+    run = _run(answer)
+    start = _fresh(answer, run)
+    for name in ("generator", "discriminator"):
+        assert name in run.networks, f"the networks dict has no {name!r} (it has {sorted(run.networks)})"
+        old, new = weights(start[name]), weights(run.networks[name])
+        assert [w.shape for w in old] == [w.shape for w in new], f"the {name} is not the one build() makes"
+        frozen = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if np.array_equal(a, b)]
+        assert not frozen, (
+            f"training left {len(frozen)} of the {name}'s {len(old)} weight tensors unchanged "
+            f"(e.g. number {frozen[0]}): is it frozen, or missing from its optimizer?"
+        )
+
+
+def check_diversity_reported(answer):
+    """history['diversity']: one finite, non-negative value per step, measured more than once."""
+    run = _run(answer)
+    assert "diversity" in run.history, f"history has no 'diversity' (it has {sorted(run.history)})"
+    values = np.asarray(run.history["diversity"], dtype=np.float64)
+    assert values.shape == (run.config.steps,), f"history['diversity'] has shape {values.shape}"
+    assert np.all(np.isfinite(values)) and np.all(values >= 0), "history['diversity'] has bad values"
+    assert len(np.unique(values)) > 1, "history['diversity'] never changes: is it measured during training?"
+    samples = _samples(answer, run.networks, run.config)
+    assert values[-1] == pytest.approx(gan_metrics.diversity(samples), rel=0.5), (
+        "history['diversity'] is not the diversity of samples from a fixed noise"
+    )
+
+
+def test_discriminator_learns(answer):
+    check_discriminator_learns(answer)
+
+
+def test_generator_learns(answer):
+    check_generator_learns(answer)
+
+
+def test_both_networks_change(answer):
+    check_both_networks_change(answer)
+
+
+def test_diversity_reported(answer):
+    check_diversity_reported(answer)
+
+
+def test_gan_metrics():
+    """The shared metrics: a collapsed batch has no diversity; a batch is at distance 0 from itself."""
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (16, 8, 8, 3)).astype(np.float32)
+    assert gan_metrics.diversity(np.repeat(images[:1], 16, axis=0)) == pytest.approx(0, abs=1e-6)
+    assert gan_metrics.diversity(images) > 0.5
+    assert gan_metrics.moment_distance(images, images) == pytest.approx(0)
+    assert gan_metrics.moment_distance(np.zeros_like(images), images) > 0.5

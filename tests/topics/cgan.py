@@ -1,0 +1,31 @@
+"""What the harness checks for the Conditional GAN (questions/cgan.md)."""
+
+import numpy as np
+
+LOSSES = ("d_loss", "g_loss")
+FALLING = "d_loss"  # D learns to tell the tiny subset from G's early samples
+FALL_RATIO = 0.8  # measured: about 0.65-0.75 in all four (one batch of 16 images, which D learns by heart)
+# wider and faster than the default, so that both networks move within 60 steps
+TINY = dict(image_size=16, dataset_size=16, batch_size=16, steps=60, width=0.5, lr=2e-3)
+CLI_ARGS = ("--class", "2")
+OUTPUTS = ("samples.png", "losses.png", "history.json")
+
+
+def inference_checks(answer, networks, config, data):
+    """(label, array, expected shape, value range) for each inference function of the topic."""
+    latents = np.random.default_rng(0).standard_normal((5, config.latent_dim)).astype(np.float32)
+    labels = np.arange(5) % config.num_classes
+    shape = (5, config.image_size, config.image_size, config.channels)
+    yield (
+        "generate(networks, latents, labels)",
+        answer.generate(networks, latents, labels),
+        shape,
+        (-1.0, 1.0),
+    )
+    images = data.images[:5]
+    yield (
+        "discriminate(networks, images, labels)",
+        answer.discriminate(networks, images, labels),
+        (5, 1),
+        None,
+    )

@@ -1,0 +1,19 @@
+"""What the harness checks for the DCGAN (questions/dcgan.md)."""
+
+import numpy as np
+
+LOSSES = ("d_loss", "g_loss")
+FALLING = "d_loss"  # D learns to tell the tiny subset from G's early samples
+FALL_RATIO = 0.8  # measured: about 0.65-0.75 in all four (one batch of 16 images, which D learns by heart)
+# wider and faster than the default, so that both networks move within 60 steps
+TINY = dict(image_size=16, dataset_size=16, batch_size=16, steps=60, width=0.5, lr=2e-3)
+CLI_ARGS = ()
+OUTPUTS = ("samples.png", "losses.png", "history.json")
+
+
+def inference_checks(answer, networks, config, data):
+    """(label, array, expected shape, value range) for each inference function of the topic."""
+    latents = np.random.default_rng(0).standard_normal((5, config.latent_dim)).astype(np.float32)
+    shape = (5, config.image_size, config.image_size, config.channels)
+    yield "generate(networks, latents)", answer.generate(networks, latents), shape, (-1.0, 1.0)
+    yield "discriminate(networks, images)", answer.discriminate(networks, data.images[:5]), (5, 1), None
