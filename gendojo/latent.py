@@ -72,7 +72,10 @@ def lattice_figure(images, count, limit, title=""):
     picture = make_grid(rows, padding=0, scale=1)
     figure = Figure(figsize=(6.5, 6.5), dpi=100)
     axes = figure.add_subplot()
-    axes.imshow(picture, interpolation="nearest", extent=(-limit, limit, -limit, limit))
+    half = limit / max(count - 1, 1)  # half a cell, so each image is centred on the point it decodes
+    axes.imshow(
+        picture, interpolation="nearest", extent=(-limit - half, limit + half, -limit - half, limit + half)
+    )
     axes.set_xlabel("z₁")
     axes.set_ylabel("z₂")
     axes.set_title(title)

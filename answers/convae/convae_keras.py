@@ -6,7 +6,6 @@
 # Question sheet: questions/convae.md. Run: `python answers/convae/convae_keras.py --help`.
 
 # %% 1. Config
-import time
 from dataclasses import dataclass
 
 import keras
@@ -25,7 +24,7 @@ class Config:
     image_size: int = 32  # must be divisible by 4: two 2×2 pools down, two stride-2 layers up
     channels: int = 3
     dataset_size: int = 4096
-    steps: int = 1500
+    steps: int = 1000
     batch_size: int = 64
     lr: float = 1e-3
     seed: int = 0
@@ -149,22 +148,13 @@ def reconstruct(networks, images):
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Convolutional Auto Encoder in Keras 3")
-    out = gendojo.output_dir(config.out, TOPIC, FRAMEWORK)
     data = gendojo.load_dataset(config)
-    networks = build(config)
-    if config.resume:
-        gendojo.load_checkpoint(networks, out)
     fixed = data.images[:16]  # the same images in every grid, so grids are comparable over time
 
-    def write_samples(step, networks):
-        if config.sample_every and step % config.sample_every == 0:
-            gendojo.save_grid([fixed, reconstruct(networks, fixed)], out / f"samples/step{step:06d}.png")
+    def samples(networks):  # the fixed images above their reconstructions
+        return [fixed, reconstruct(networks, fixed)]
 
-    started = time.perf_counter()
-    networks, history = train(config, data, networks, callback=write_samples)
-    seconds = time.perf_counter() - started
-    gendojo.save_grid([fixed, reconstruct(networks, fixed)], out / "samples.png")
-    gendojo.finish_run(networks, history, config, out, TOPIC, FRAMEWORK, seconds)
+    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
 
 
 if __name__ == "__main__":

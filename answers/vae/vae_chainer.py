@@ -7,7 +7,6 @@
 # Run: `python answers/vae/vae_chainer.py --help`.
 
 # %% 1. Config
-import time
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -31,9 +30,9 @@ class Config:
     channels: int = 3
     dataset_size: int = 4096
     latent_dim: int = field(default=2, metadata={"help": "latent dimensions (2 can be drawn as a map)"})
-    hidden_dim: int = field(default=512, metadata={"help": "units of the hidden dense layers"})
+    hidden_dim: int = field(default=256, metadata={"help": "units of the hidden dense layers"})
     beta: float = field(default=1.0, metadata={"help": "weight of the KL term (1: plain VAE, >1: β-VAE)"})
-    steps: int = 3000
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 1e-3
     seed: int = 0
@@ -235,29 +234,18 @@ def sample(networks, count, seed=0):
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Variational Auto Encoder in Chainer")
-    out = gendojo.output_dir(config.out, TOPIC, FRAMEWORK)
     data = gendojo.load_dataset(config)
-    networks = build(config)
-    if config.resume:
-        gendojo.load_checkpoint(networks, out)
     fixed = data.images[:16]  # the same images in every grid, so grids are comparable over time
 
-    def grid(networks):  # rows: inputs, their reconstructions, samples from the prior
+    def samples(networks):  # rows: the fixed images, their reconstructions, samples from the prior
         return [fixed, reconstruct(networks, fixed), sample(networks, len(fixed), config.seed)]
 
-    def write_samples(step, networks):
-        if config.sample_every and step % config.sample_every == 0:
-            gendojo.save_grid(grid(networks), out / f"samples/step{step:06d}.png")
-
-    started = time.perf_counter()
-    networks, history = train(config, data, networks, callback=write_samples)
-    seconds = time.perf_counter() - started
-    gendojo.save_grid(grid(networks), out / "samples.png")
+    networks, _, out = gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
     if config.latent_plots:
-        latent_plots.save_all(
+        paths = latent_plots.save_all(
             partial(encode, networks), partial(decode, networks), data, out, f"{TOPIC} · {FRAMEWORK}"
         )
-    gendojo.finish_run(networks, history, config, out, TOPIC, FRAMEWORK, seconds)
+        print(f"wrote {out}/: {', '.join(path.name for path in paths)}")
 
 
 if __name__ == "__main__":
