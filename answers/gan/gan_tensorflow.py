@@ -5,7 +5,6 @@
 # Question sheet: questions/gan.md. Run: `python answers/gan/gan_tensorflow.py --help`.
 
 # %% 1. Config
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -182,23 +181,14 @@ def discriminate(networks, images):
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="GAN in TensorFlow")
-    out = gendojo.output_dir(config.out, TOPIC, FRAMEWORK)
     data = gendojo.load_dataset(config)
-    networks = build(config)
-    if config.resume:
-        gendojo.load_checkpoint(networks, out)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
     fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
 
-    def write_samples(step, networks):
-        if config.sample_every and step % config.sample_every == 0:
-            gendojo.save_grid(generate(networks, fixed), out / f"samples/step{step:06d}.png")
+    def samples(networks):
+        return generate(networks, fixed)
 
-    started = time.perf_counter()
-    networks, history = train(config, data, networks, callback=write_samples)
-    seconds = time.perf_counter() - started
-    gendojo.save_grid(generate(networks, fixed), out / "samples.png")
-    gendojo.finish_run(networks, history, config, out, TOPIC, FRAMEWORK, seconds)
+    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
 
 
 if __name__ == "__main__":
