@@ -3,6 +3,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 from harness import tiny_data
 from test_gan import (
     _fresh,
@@ -36,6 +37,10 @@ def test_diversity_reported(answer):
     check_diversity_reported(answer)
 
 
+# Left out of the default run: measured on the reference answers, 150 tiny steps move the samples
+# of every class by the same amount (0.0435 vs 0.0435 in PyTorch, 0.0643 vs 0.0648 in Keras), so
+# this check is a coin flip until it gets a longer run or data whose classes differ per pixel.
+@pytest.mark.slow
 def test_label_is_obeyed(answer):
     """Samples drawn for class c move towards class c's real images more than towards the others'."""
     run = _run(answer, **LABEL_RUN)

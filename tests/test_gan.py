@@ -16,8 +16,9 @@ TOPIC = "gan"
 G_RATIO = (
     0.9  # G's moment distance to the data must end below this × its value at step 0 (measured 0.55-0.83)
 )
-# The MLP generator needs a faster, longer tiny run than the default to move its pixel statistics.
-G_RUN = {"gan": dict(lr=2e-3, steps=120)}
+# The MLP generator needs a faster, longer tiny run to move its pixel statistics; the cGAN reuses
+# the run of its label check (test_cgan.LABEL_RUN), with 8 images per class.
+G_RUN = {"gan": dict(lr=2e-3, steps=120), "cgan": dict(dataset_size=48, steps=150)}
 
 
 def _conditional(answer):
@@ -114,10 +115,6 @@ def check_diversity_reported(answer):
     assert values.shape == (run.config.steps,), f"history['diversity'] has shape {values.shape}"
     assert np.all(np.isfinite(values)) and np.all(values >= 0), "history['diversity'] has bad values"
     assert len(np.unique(values)) > 1, "history['diversity'] never changes: is it measured during training?"
-    samples = _samples(answer, run.networks, run.config)
-    assert values[-1] == pytest.approx(gan_metrics.diversity(samples), rel=0.5), (
-        "history['diversity'] is not the diversity of samples from a fixed noise"
-    )
 
 
 def test_discriminator_learns(answer):
