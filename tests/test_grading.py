@@ -53,7 +53,7 @@ def test_broken_student_tree_fails_exactly_the_right_checks(tmp_path):
     results = tmp_path / "results.json"
     command = [
         sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_answers.py"), "-p", "no:cacheprovider",
-        "-p", "no:xdist", "-q", "--answers", str(tmp_path / "answers"), "--time-limit", "30",
+        "-p", "no:xdist", "-q", "--answers", str(tmp_path / "answers"), "--time-limit", "15",
         "--grade-report", str(report), "--grade-json", str(results),
     ]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, timeout=400, cwd=ROOT,
@@ -79,7 +79,7 @@ def test_broken_student_tree_fails_exactly_the_right_checks(tmp_path):
             )
     reasons = {f: {n: r["reason"] for n, r in c.items()} for f, c in outcomes.items()}
     assert "syntax error on line" in reasons["keras"]["imports"]
-    assert "did not finish within 30 s" in reasons["chainer"]["inference"]
+    assert "did not finish within 15 s" in reasons["chainer"]["inference"]
     assert reasons["chainer"]["loss_falls"].startswith("not run: ")
     assert "shape (5, 8, 8, 3)" in reasons["pytorch"]["inference"]
     assert "did not fall" in reasons["tensorflow"]["loss_falls"]

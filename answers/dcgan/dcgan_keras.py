@@ -40,8 +40,10 @@ class Config:
 
 
 def device_for(config):
-    if config.device == "cpu" or not keras.distribution.list_devices("gpu"):
-        return "cpu:0"
+    # A new tensor lands on the backend's default device: a GPU ("GPU:0", "cuda:0") if it found one.
+    default = str(ops.zeros(()).device).lower()
+    if config.device == "cpu" or not ("gpu" in default or "cuda" in default):
+        return "cpu"  # not "cpu:0": the torch backend would copy every weight there and lose its gradient
     return "gpu:0"
 
 
