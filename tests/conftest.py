@@ -56,10 +56,12 @@ def pytest_generate_tests(metafunc):
     if "answer" not in metafunc.fixturenames and "answer_ref" not in metafunc.fixturenames:
         return
     options = metafunc.config.option
-    topic = getattr(metafunc.module, "TOPIC", None)
-    refs = discover(options.answers, [topic] if topic else options.topic, options.framework)
-    if topic and options.topic and topic not in options.topic:
-        refs = []
+    # A test module may limit itself to one topic (TOPIC = "vae") or a few (TOPICS = ("gan", "dcgan")).
+    topics = getattr(metafunc.module, "TOPICS", None) or [getattr(metafunc.module, "TOPIC", None)]
+    topics = [t for t in topics if t]
+    if topics and options.topic:
+        topics = [t for t in topics if t in options.topic] or ["-none-"]
+    refs = discover(options.answers, topics or options.topic, options.framework)
     only = getattr(metafunc.module, "FRAMEWORKS", None)
     refs = [r for r in refs if not only or r.framework in only]
     name = "answer" if "answer" in metafunc.fixturenames else "answer_ref"

@@ -126,12 +126,17 @@ _modules = {}
 def load(ref):
     """Import an answer file by path, once; raise ``AnswerProblem`` if it can't be imported."""
     key = str(ref.path.resolve()) if ref.path.exists() else str(ref.path)
-    if key not in _modules:
+    return _cached(_modules, key, lambda: _import(ref))
+
+
+def _cached(store, key, make):
+    """``make()`` once per key; a failure is remembered and raised again, not retried."""
+    if key not in store:
         try:
-            _modules[key] = _import(ref)
+            store[key] = make()
         except AnswerProblem as problem:
-            _modules[key] = problem
-    result = _modules[key]
+            store[key] = problem
+    result = store[key]
     if isinstance(result, AnswerProblem):
         raise AnswerProblem(result.msg)
     return result
@@ -227,19 +232,15 @@ def train_tiny(answer, topic, **overrides):
     """``answer.train`` on the topic's tiny config; cached per answer and overrides."""
     key = (answer.__name__, tuple(sorted(overrides.items())))
     stop_if_hung(answer)
-    if key not in _runs:
-        try:
-            config = tiny_config(answer, topic, **overrides)
-            data = tiny_data(config)
-            with answer_code(f"train(config, data) for {config.steps} tiny steps", answer=answer):
-                networks, history = answer.train(config, data)
-            _runs[key] = Run(networks, history, config, data)
-        except AnswerProblem as problem:
-            _runs[key] = problem
-    result = _runs[key]
-    if isinstance(result, AnswerProblem):
-        raise AnswerProblem(result.msg)
-    return result
+
+    def run():
+        config = tiny_config(answer, topic, **overrides)
+        data = tiny_data(config)
+        with answer_code(f"train(config, data) for {config.steps} tiny steps", answer=answer):
+            networks, history = answer.train(config, data)
+        return Run(networks, history, config, data)
+
+    return _cached(_runs, key, run)
 
 
 def check_history(history, names):

@@ -1,4 +1,4 @@
-"""GAN-specific checks (questions/gan.md), shared with test_dcgan.py and test_cgan.py.
+"""Checks for the GAN and the DCGAN (questions/gan.md, dcgan.md); test_cgan.py reuses them.
 
 On the tiny subset, in every framework: D learns to tell real from fake, G's samples move towards
 the data, both networks' weights change (the check that catches a Keras D frozen for good), and
@@ -12,7 +12,7 @@ from harness import AnswerProblem, answer_code, train_tiny
 from gendojo import gan_metrics
 from gendojo.frameworks import framework_of
 
-TOPIC = "gan"
+TOPICS = ("gan", "dcgan")  # the cGAN has its own module, test_cgan.py
 G_RATIO = (
     0.9  # G's moment distance to the data must end below this × its value at step 0 (measured 0.55-0.83)
 )
