@@ -20,11 +20,12 @@ HELP = {
     "image_size": "images are resized to this square size",
     "channels": "1 for grey, 3 for colour",
     "dataset_size": "number of training images (0: all)",
+    "latent_dim": "size of the code (auto encoders) or noise vector (GANs)",
     "steps": "training steps (one batch each)",
     "batch_size": "images per training step",
     "lr": "learning rate",
     "seed": "random seed: the same seed gives the same run",
-    "out": "output folder (default: outputs/<topic>/<framework>)",
+    "out": "output folder; empty means outputs/<topic>/<framework>",
     "device": "auto (a GPU if there is one), cpu or gpu",
     "resume": "start from the checkpoint in the output folder",
     "sample_every": "write a sample grid every this many steps (0: only at the end)",
@@ -40,13 +41,14 @@ def parse_args(config_class, argv=None, description=None):
     """Build a ``config_class`` instance from command-line flags, one flag per field."""
     if argv is None:
         argv = [] if _in_notebook() else sys.argv[1:]
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=description)
     for field in dataclasses.fields(config_class):
         flag = "--" + field.name.replace("_", "-")
         default = field.default
-        help_text = HELP.get(field.name, field.metadata.get("help", " "))
+        help_text = HELP.get(field.name) or field.metadata.get("help") or field.name.replace("_", " ")
+        if default not in ("", None):
+            shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+            help_text += f" (default: {shown})"
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         elif isinstance(default, tuple):
