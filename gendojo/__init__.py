@@ -10,7 +10,6 @@ from gendojo.data import Dataset, load_dataset
 from gendojo.errors import GenDojoError
 from gendojo.frameworks import FRAMEWORKS, count_parameters, load_checkpoint, save_checkpoint
 from gendojo.outputs import (
-    finish_run,
     make_grid,
     output_dir,
     save_grid,
@@ -25,7 +24,6 @@ __all__ = [
     "GenDojoError",
     "check",
     "count_parameters",
-    "finish_run",
     "load_checkpoint",
     "load_dataset",
     "make_grid",

@@ -56,14 +56,15 @@ def pytest_generate_tests(metafunc):
     if "answer" not in metafunc.fixturenames and "answer_ref" not in metafunc.fixturenames:
         return
     options = metafunc.config.option
-    # A test module may limit itself to one topic (TOPIC = "vae") or a few (TOPICS = ("gan", "dcgan")).
-    topics = getattr(metafunc.module, "TOPICS", None) or [getattr(metafunc.module, "TOPIC", None)]
-    topics = [t for t in topics if t]
-    if topics and options.topic:
-        topics = [t for t in topics if t in options.topic] or ["-none-"]
-    refs = discover(options.answers, topics or options.topic, options.framework)
-    only = getattr(metafunc.module, "FRAMEWORKS", None)
-    refs = [r for r in refs if not only or r.framework in only]
+    refs = discover(options.answers, options.topic, options.framework)
+    # A test module may limit itself to one topic (TOPIC = "vae"), a few (TOPICS = ("gan", "dcgan"))
+    # or some frameworks (FRAMEWORKS = ("keras",)).
+    module = metafunc.module
+    topics = getattr(module, "TOPICS", None) or ([module.TOPIC] if hasattr(module, "TOPIC") else None)
+    frameworks = getattr(module, "FRAMEWORKS", None)
+    refs = [
+        r for r in refs if (not topics or r.topic in topics) and (not frameworks or r.framework in frameworks)
+    ]
     name = "answer" if "answer" in metafunc.fixturenames else "answer_ref"
     metafunc.parametrize(name, refs, ids=[r.id for r in refs], indirect=True)
 
