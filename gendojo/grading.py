@@ -1,4 +1,5 @@
-"""Turn the harness's check outcomes into a table a person reads: in the terminal and as Markdown."""
+"""Turn the harness's check outcomes into reports: a terminal table, Markdown a teacher can hand
+back, and JUnit XML for CI systems and learning platforms (the JSON is the results themselves)."""
 
 from collections import defaultdict
 from typing import NamedTuple
@@ -98,3 +99,34 @@ def render_markdown(results, answers="", when=""):
             out.append(f"| {title} | {SYMBOL.get(check.outcome, check.outcome)} | {reason} |")
         out.append("")
     return "\n".join(out)
+
+
+def render_junit(results, answers=""):
+    """JUnit XML: one <testsuite> per answer (topic · framework), one <testcase> per check."""
+    import xml.etree.ElementTree as ET
+
+    table = _by_answer(results)
+    root = ET.Element("testsuites", name=f"GenDojo {answers}".strip())
+    for (topic, framework), checks in table.items():
+        failures = sum(c.outcome == "failed" for c in checks.values())
+        skipped = sum(c.outcome == "skipped" for c in checks.values())
+        suite = ET.SubElement(
+            root, "testsuite", name=f"{topic}.{framework}", tests=str(len(checks)),
+            failures=str(failures), skipped=str(skipped),
+            time=f"{sum(c.seconds for c in checks.values()):.2f}",
+        )  # fmt: skip
+        for check in checks.values():
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{topic}.{framework}",
+                name=check.check,
+                time=f"{check.seconds:.2f}",
+            )
+            if check.outcome == "failed":
+                ET.SubElement(case, "failure", message=check.reason).text = check.reason
+            elif check.outcome == "skipped":
+                ET.SubElement(case, "skipped", message=check.reason)
+    root.set("tests", str(len(results)))
+    root.set("failures", str(sum(r.outcome == "failed" for r in results)))
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from harness import REFERENCE, AnswerProblem, discover, limits, load
 
-from gendojo.grading import CheckResult, render_markdown, render_terminal
+from gendojo.grading import CheckResult, render_junit, render_markdown, render_terminal
 
 
 def pytest_addoption(parser):
@@ -40,6 +40,9 @@ def pytest_addoption(parser):
     )
     group.addoption("--grade-report", default=None, help="write a Markdown grade report to this file")
     group.addoption("--grade-json", default=None, help="write every check's outcome and reason as JSON")
+    group.addoption(
+        "--grade-junit", default=None, help="write the checks as JUnit XML (one suite per answer)"
+    )
 
 
 def pytest_configure(config):
@@ -156,3 +159,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     path = config.getoption("--grade-json")
     if path:
         Path(path).write_text(json.dumps([r._asdict() for r in results], indent=1))
+    path = config.getoption("--grade-junit")
+    if path:
+        Path(path).write_text(render_junit(results, answers=config.getoption("--answers")))

@@ -1,20 +1,25 @@
 """The harness grades a student's tree: a deliberately broken Auto Encoder in each framework fails
-exactly the checks it should, each with a readable reason, and the harness itself never crashes.
+exactly the checks it should, a fresh starter tree of the Convolutional AE fails with "not
+implemented yet", each with a readable reason, and the harness itself never crashes.
 """
 
 import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 from harness import REFERENCE, ROOT
 
 from gendojo.grading import CheckResult, render_markdown
+from gendojo.starter import make_starter
 
 ALL_CHECKS = {
     "imports", "config", "layout", "parameter_counts", "inference",
     "loss_falls", "same_seed_same_history", "command_line", "clear_errors",
 }  # fmt: skip
+# A starter file imports, and its config, layout and size check are not solutions; the rest waits for Q1.
+STARTER_FAILS = {"parameter_counts", "inference", "loss_falls", "same_seed_same_history", "command_line"}
 
 # framework → (what the student got wrong, the edit that breaks the reference, checks that must fail)
 BROKEN = {
@@ -48,36 +53,46 @@ def write_broken_tree(root):
 
 
 def test_broken_student_tree_fails_exactly_the_right_checks(tmp_path):
-    write_broken_tree(tmp_path / "answers")
-    report = tmp_path / "report.md"
-    results = tmp_path / "results.json"
+    answers = tmp_path / "answers"
+    write_broken_tree(answers)
+    make_starter(answers, ["convae"], force=True)  # a student who has not started the ConvAE yet
+    report, results, junit = tmp_path / "report.md", tmp_path / "results.json", tmp_path / "junit.xml"
     command = [
         sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_answers.py"), "-p", "no:cacheprovider",
-        "-p", "no:xdist", "-q", "--answers", str(tmp_path / "answers"), "--time-limit", "15",
-        "--grade-report", str(report), "--grade-json", str(results),
+        "-p", "no:xdist", "-q", "--answers", str(answers), "--time-limit", "15",
+        "--grade-report", str(report), "--grade-json", str(results), "--grade-junit", str(junit),
     ]  # fmt: skip
+    # one thread, as an xdist worker has: the 15-s limit must hold while the other worker runs
+    threads = {v: "1" for v in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
     run = subprocess.run(command, capture_output=True, text=True, timeout=400, cwd=ROOT,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})  # fmt: skip
+                         env={**os.environ, **threads, "TF_CPP_MIN_LOG_LEVEL": "3"})  # fmt: skip
     assert run.returncode == 1, (
         f"pytest should report failures, exit code {run.returncode}:\n{run.stdout[-3000:]}"
     )
     assert "INTERNALERROR" not in run.stdout + run.stderr
+    rows = json.loads(results.read_text())
     outcomes = {}
-    for row in json.loads(results.read_text()):
-        outcomes.setdefault(row["framework"], {})[row["check"]] = row
-    for framework, (what, _, should_fail) in BROKEN.items():
-        checks = outcomes[framework]
-        assert set(checks) == ALL_CHECKS, f"{framework}: ran {sorted(checks)}"
+    for row in rows:
+        outcomes.setdefault((row["topic"], row["framework"]), {})[row["check"]] = row
+    expected = {("ae", f): (what, fails) for f, (what, _, fails) in BROKEN.items()}
+    expected |= {("convae", f): ("a fresh starter file", STARTER_FAILS) for f in BROKEN}
+    assert set(outcomes) == set(expected), sorted(outcomes)
+    for answer, (what, should_fail) in expected.items():
+        checks = outcomes[answer]
+        assert set(checks) == ALL_CHECKS, f"{answer}: ran {sorted(checks)}"
         failed = {name for name, row in checks.items() if row["outcome"] == "failed"}
         assert failed == should_fail, (
-            f"{what} ({framework}): failed {sorted(failed)}, expected {sorted(should_fail)}"
+            f"{what} {answer}: failed {sorted(failed)}, expected {sorted(should_fail)}: "
+            + "; ".join(checks[n]["reason"] for n in sorted(failed - should_fail))
         )
         for name in failed:
             reason = checks[name]["reason"]
-            assert reason and "Traceback" not in reason and len(reason) < 400, (
-                f"{framework}/{name}: {reason!r}"
-            )
-    reasons = {f: {n: r["reason"] for n, r in c.items()} for f, c in outcomes.items()}
+            assert reason and "Traceback" not in reason and len(reason) < 400, f"{answer}/{name}: {reason!r}"
+            if answer[0] == "convae":
+                assert "Q1 of questions/convae.md is not implemented yet" in reason, (
+                    f"{answer}/{name}: {reason!r}"
+                )
+    reasons = {f: {n: r["reason"] for n, r in c.items()} for (t, f), c in outcomes.items() if t == "ae"}
     assert "syntax error on line" in reasons["keras"]["imports"]
     assert "did not finish within 15 s" in reasons["chainer"]["inference"]
     assert reasons["chainer"]["loss_falls"].startswith("not run: ")
@@ -85,6 +100,15 @@ def test_broken_student_tree_fails_exactly_the_right_checks(tmp_path):
     assert "did not fall" in reasons["tensorflow"]["loss_falls"]
     text = report.read_text()
     assert "| ae | ❌ 7/9 | ❌ 8/9 | ❌ 0/9 | ❌ 5/9 |" in text, text[:800]
+    assert "| convae | ❌ 4/9 | ❌ 4/9 | ❌ 4/9 | ❌ 4/9 |" in text, text[:800]
+    # JUnit: one suite per answer, the same failures and reasons as the JSON
+    suites = ET.parse(junit).getroot().findall("testsuite")
+    assert len(suites) == len(expected)
+    failures = {
+        (s.get("name"), c.get("name")): c.find("failure") for s in suites for c in s.findall("testcase")
+    }
+    assert sum(f is not None for f in failures.values()) == sum(r["outcome"] == "failed" for r in rows)
+    assert "is not implemented yet" in failures[("convae.keras", "inference")].get("message")
 
 
 def test_missing_answer_is_a_failed_check_not_a_crash(tmp_path):

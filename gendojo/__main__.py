@@ -1,0 +1,29 @@
+"""GenDojo's commands: ``python -m gendojo <command> …`` (or ``gendojo <command> …`` once installed).
+
+starter DIR [--topic T]   a student's copy of answers/ with the solutions taken out
+"""
+
+import sys
+
+from gendojo.cli import run_main
+
+COMMANDS = {
+    "starter": ("gendojo.starter", "a student's copy of answers/ with the solutions taken out"),
+}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        lines = [f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items()]
+        print("usage: python -m gendojo <command> [options]\n\ncommands:\n" + "\n".join(lines))
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"\nerror: unknown command {argv[0]!r}", file=sys.stderr)
+            raise SystemExit(2)
+        return
+    module = __import__(COMMANDS[argv[0]][0], fromlist=["main"])
+    run_main(lambda: module.main(argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
