@@ -3,8 +3,10 @@
 ``load_dataset(config)`` is all an answer calls. It reads these config fields:
 
 =================  =========================================================================
-``dataset``        ``shapes`` (built in, the default), ``mnist``, ``fashion_mnist``,
-                   ``cifar10``, ``folder`` (your own images) or ``paired`` (``A/`` and ``B/``)
+``dataset``        ``shapes`` (built in, the default), ``simple-shapes`` (built in: upright,
+                   centred shapes on a plain dark ground, the GAN topics' default), ``mnist``,
+                   ``fashion_mnist``, ``cifar10``, ``folder`` (your own images) or ``paired``
+                   (``A/`` and ``B/``)
 ``data_dir``       download cache for the public sets; the image folder for ``folder`` and
                    ``paired``
 ``image_size``     every image is resized to this square size
@@ -120,7 +122,7 @@ REMOTE = {
         ),  # fmt: skip
     },
 }
-DATASETS = ("shapes", *REMOTE, "folder", "paired")
+DATASETS = ("shapes", "simple-shapes", *REMOTE, "folder", "paired")
 
 
 def load_dataset(config):
@@ -131,13 +133,14 @@ def load_dataset(config):
         raise GenDojoError(f"--channels must be 1 (grey) or 3 (RGB), not {channels}.")
     if not 8 <= size <= 1024:
         raise GenDojoError(f"--image-size must be between 8 and 1024 pixels, not {size}.")
-    if name == "shapes":
+    if name in ("shapes", "simple-shapes"):
         if not _shapes.MIN_SIZE <= size <= _shapes.MAX_SIZE:
             raise GenDojoError(
                 f"The shapes data set is drawn at {_shapes.MIN_SIZE} to {_shapes.MAX_SIZE} "
                 f"pixels; --image-size {size} is outside that range."
             )
-        images, labels, sketches = _shapes.shapes(limit or 4096, size, channels, config.seed)
+        simple = name == "simple-shapes"
+        images, labels, sketches = _shapes.shapes(limit or 4096, size, channels, config.seed, simple)
         return Dataset(_scale(images), labels, _shapes.CLASSES, _scale(sketches))
     if name in REMOTE:
         files = download(name, config.data_dir)

@@ -13,6 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# History entries that count something rather than measure a loss: kept in history.json, not plotted.
+NOT_PLOTTED = ("critic_updates",)
+
 
 def output_dir(out, topic, framework):
     """``out`` if given, else ``outputs/<topic>/<framework>``; created if missing."""
@@ -73,6 +76,8 @@ def save_loss_plot(history, path, title=""):
     figure = Figure(figsize=(7, 4), dpi=100)
     axes = figure.add_subplot()
     for name, values in history.items():
+        if name in NOT_PLOTTED:
+            continue
         values = np.asarray(values, dtype=np.float64)
         axes.plot(np.arange(len(values)), values, label=name, alpha=0.35, linewidth=0.8)
         if len(values) >= 20:  # a running mean makes the trend readable through the noise

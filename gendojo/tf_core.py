@@ -74,12 +74,13 @@ class Conv2DTranspose(tf.Module):
 
 
 class BatchNorm(tf.Module):
-    """Batch normalisation over all axes but the last (channels)."""
+    """Batch normalisation over all axes but the last (channels). ``affine=False`` leaves out the
+    learned scale and shift (gamma, beta), as PyTorch's ``BatchNorm2d(affine=False)``."""
 
-    def __init__(self, channels, momentum=0.9, epsilon=1e-5, name=None):
+    def __init__(self, channels, momentum=0.9, epsilon=1e-5, affine=True, name=None):
         super().__init__(name=name)
-        self.gamma = tf.Variable(tf.ones([channels]), name="gamma")
-        self.beta = tf.Variable(tf.zeros([channels]), name="beta")
+        self.gamma = tf.Variable(tf.ones([channels]), name="gamma") if affine else None
+        self.beta = tf.Variable(tf.zeros([channels]), name="beta") if affine else None
         self.moving_mean = tf.Variable(tf.zeros([channels]), trainable=False, name="moving_mean")
         self.moving_variance = tf.Variable(tf.ones([channels]), trainable=False, name="moving_variance")
         self.momentum, self.epsilon = momentum, epsilon
@@ -124,9 +125,11 @@ class RMSprop(tf.Module):
         super().__init__()
         self.var_list = list(variables)
         self.learning_rate, self.rho, self.epsilon = learning_rate, rho, epsilon
+        self.iterations = tf.Variable(0.0, trainable=False, name="iterations")
         self.square_average = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.var_list]
 
     def apply_gradients(self, gradients):
+        self.iterations.assign_add(1.0)
         for gradient, variable, average in zip(gradients, self.var_list, self.square_average, strict=True):
             average.assign(self.rho * average + (1 - self.rho) * tf.square(gradient))
             variable.assign_sub(self.learning_rate * gradient / (tf.sqrt(average) + self.epsilon))

@@ -49,6 +49,28 @@ def test_shapes_classes_are_balanced_and_distinct():
     assert images[:, 0, 0].std(axis=0).mean() > 20
 
 
+def test_simple_shapes_are_centred_upright_and_separable_by_class():
+    """simple-shapes: a plain dark ground, the shape in the middle, and each class's mean image
+    differs from the others' (what lets a small GAN, and the cGAN's label check, learn them)."""
+    images, labels, _ = shapes(240, 32, 3, seed=0, simple=True)
+    grey = images.astype(np.float64).mean(axis=3)
+    corners = np.concatenate([grey[:, :3, :3], grey[:, -3:, -3:]], axis=1).reshape(len(grey), -1)
+    assert corners.std(axis=1).max() < 1.0 and corners.mean() < 70  # plain and dark
+    masks = grey > corners.mean(axis=1)[:, None, None] + 40  # the bright shape
+    ys, xs = np.mgrid[0:32, 0:32]
+    area = masks.sum(axis=(1, 2))
+    centres = np.stack([(masks * ys).sum(axis=(1, 2)) / area, (masks * xs).sum(axis=(1, 2)) / area], 1)
+    assert area.min() > 30 and np.abs(centres - 15.5).max() < 3.5, "shapes should be big and centred"
+    means = np.stack([masks[labels == k].mean(axis=0) for k in range(len(CLASSES))])
+    gaps = [np.abs(means[i] - means[j]).mean() for i in range(len(means)) for j in range(i)]
+    assert min(gaps) > 0.05, f"two classes look alike on average: gap {min(gaps):.3f}"
+    again, _, _ = shapes(12, 32, 3, seed=0, simple=True)
+    assert np.array_equal(again, images[:12])
+    assert not np.array_equal(again, shapes(12, 32, 3, seed=0)[0])
+    data = gendojo.load_dataset(Cfg(dataset="simple-shapes", image_size=16))
+    assert data.images.shape == (12, 16, 16, 3) and data.classes == CLASSES
+
+
 @pytest.mark.parametrize("size,channels", [(16, 1), (37, 3), (128, 3)])
 def test_load_shapes_any_size_and_channels(size, channels):
     data = gendojo.load_dataset(Cfg(image_size=size, channels=channels))
