@@ -19,18 +19,19 @@ TOPIC, FRAMEWORK = "cgan", "pytorch"
 
 @dataclass
 class Config:
-    dataset: str = "shapes"
+    dataset: str = "simple-shapes"
     data_dir: str = ""
     image_size: int = 32  # a multiple of 16: four stride-2 layers halve or double it four times
     channels: int = 3
     dataset_size: int = 4096
     latent_dim: int = 100
-    width: float = field(default=0.25, metadata={"help": "scales the reference widths"})
+    g_width: float = field(default=0.25, metadata={"help": "scales G's reference channel widths"})
+    d_width: float = field(default=0.5, metadata={"help": "scales D's reference channel widths"})
     num_classes: int = field(default=6, metadata={"help": "classes in the data set (shapes: 6)"})
     class_id: int = field(
         default=-1, metadata={"help": "class to draw, also --class (-1: one row per class)"}
     )
-    steps: int = 3000
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-4
     beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
@@ -71,7 +72,7 @@ class Generator(nn.Module):
         super().__init__()
         # BEGIN SOLUTION Q1
         self.size, self.num_classes = config.image_size // 16, config.num_classes
-        self.top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+        self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
 
         def up(cin, cout):  # "same": padding 2 trims the overhang, output_padding 1 adds the last row
             return nn.ConvTranspose2d(cin, cout, 5, stride=2, padding=2, output_padding=1)
@@ -100,17 +101,20 @@ class Discriminator(nn.Module):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        c1, c2, c3, c4 = 32, 64, 128, 256  # width scales G only: a weak D lets G collapse
+        c1, c2, c3, c4 = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
         size, self.num_classes = config.image_size // 16, config.num_classes
 
         def down(cin, cout):  # stride 2 instead of pooling: D learns its own downsampling
             return nn.Conv2d(cin, cout, 5, stride=2, padding=2)
 
+        def norm(c):  # no learned scale and shift: see the DCGAN sheet (Keras' frozen BatchNorm)
+            return nn.BatchNorm2d(c, momentum=0.1, eps=1e-5, affine=False)
+
         self.layers = nn.Sequential(
-            down(config.channels + config.num_classes, c1), nn.LeakyReLU(0.2),
-            down(c1, c2), nn.LeakyReLU(0.2),
-            down(c2, c3), nn.LeakyReLU(0.2),
-            down(c3, c4), nn.LeakyReLU(0.2),
+            down(config.channels + config.num_classes, c1), nn.LeakyReLU(0.2),  # no BatchNorm at D's input
+            down(c1, c2), norm(c2), nn.LeakyReLU(0.2),
+            down(c2, c3), norm(c3), nn.LeakyReLU(0.2),
+            down(c3, c4), norm(c4), nn.LeakyReLU(0.2),
             nn.Flatten(),
             nn.Linear(c4 * size * size, 1),  # a logit: no sigmoid here, the loss applies it
         )  # fmt: skip
@@ -132,9 +136,9 @@ def build(config):
     device = device_for(config)
     networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
     for network in networks.values():
-        for module in network.modules():  # Glorot weights, zero biases: as Keras, tf_core and Chainer here
+        for module in network.modules():  # the DCGAN paper's N(0, 0.02) weights, zero biases
             if isinstance(module, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
-                nn.init.xavier_uniform_(module.weight)
+                nn.init.normal_(module.weight, 0.0, 0.02)
                 nn.init.zeros_(module.bias)
         network.to(device)
     return networks

@@ -6,7 +6,7 @@ LOSSES = ("d_loss", "g_loss")
 FALLING = "d_loss"  # D learns to tell the tiny subset from G's early samples
 FALL_RATIO = 0.8  # measured 0.25-0.51 in the four (one batch of 16 images, which D learns by heart)
 # wider and faster than the default, so that both networks move within 100 steps
-TINY = dict(image_size=16, dataset_size=16, batch_size=16, steps=100, width=0.5, lr=2e-3)
+TINY = dict(image_size=16, dataset_size=16, batch_size=16, steps=100, lr=2e-3)
 CLI_ARGS = ("--class", "2")
 OUTPUTS = ("samples.png", "losses.png", "history.json")
 
