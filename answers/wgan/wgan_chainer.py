@@ -1,0 +1,256 @@
+# %% [markdown]
+# # Wasserstein GAN (weight clipping) — Chainer (Chain, links, functions, chainer.optimizers)
+#
+# The DCGAN's networks trained on the Earth-Mover distance: a critic that scores, clipped weights,
+# RMSprop and five critic updates per generator update.
+# Question sheet: questions/wgan.md. Run: `python answers/wgan/wgan_chainer.py --help`.
+
+# %% 1. Config
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import gendojo
+from gendojo import gan_metrics
+from gendojo.chainer_compat import import_chainer
+
+chainer = import_chainer()  # Chainer 7.8.1 predates NumPy 2: this backfills the two names it needs
+F, L = chainer.functions, chainer.links
+
+TOPIC, FRAMEWORK = "wgan", "chainer"
+
+
+@dataclass
+class Config:
+    dataset: str = "shapes"
+    data_dir: str = ""
+    image_size: int = 16  # a multiple of 16: four stride-2 layers halve or double it four times
+    channels: int = 3
+    dataset_size: int = 4096
+    latent_dim: int = 100
+    width: float = field(default=0.25, metadata={"help": "scales the generator's reference widths"})
+    steps: int = 600
+    batch_size: int = 64
+    lr: float = 5e-5
+    n_critic: int = field(default=5, metadata={"help": "critic updates per generator update"})
+    clip: float = field(default=0.01, metadata={"help": "every critic weight is clipped to [-clip, clip]"})
+    seed: int = 0
+    out: str = ""
+    device: str = "auto"
+    resume: bool = False
+    sample_every: int = 200
+    diversity_every: int = field(default=25, metadata={"help": "steps between diversity checks"})
+    quiet: bool = False
+
+
+def device_for(config):
+    if config.device == "cpu" or not chainer.backends.cuda.available:
+        return chainer.get_device("@numpy")
+    return chainer.get_device("@cupy:0")
+
+
+# %% 2. Data
+def batches(images, config):
+    """Endless shuffled NCHW batches: Chainer, like PyTorch, puts channels before height and width."""
+    dataset = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
+    order = chainer.iterators.ShuffleOrderSampler(np.random.RandomState(config.seed))
+    iterator = chainer.iterators.SerialIterator(
+        dataset, min(config.batch_size, len(images)), repeat=True, order_sampler=order
+    )
+    device = device_for(config)
+    while True:
+        yield chainer.dataset.concat_examples(iterator.next(), device)
+
+
+# %% 3. Models (Q1)
+class Generator(chainer.Chain):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        self.size = config.image_size // 16
+        self.top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+        channels = (self.top, c1, c2, c3, config.channels)
+        glorot = chainer.initializers.GlorotUniform()  # Chainer's default is LeCun normal
+        with self.init_scope():
+            self.dense = L.Linear(config.latent_dim, self.size * self.size * self.top, initialW=glorot)
+            self.norms = chainer.ChainList(
+                *(L.BatchNormalization(c, decay=0.9, eps=1e-5) for c in channels[:-1])
+            )
+            # pad=2 with k=5 would give 2n - 1 pixels: outsize asks for exactly 2n ("same")
+            self.ups = chainer.ChainList(
+                *(
+                    L.Deconvolution2D(
+                        a, b, 5, stride=2, pad=2, outsize=(self.size * 2**i,) * 2, initialW=glorot
+                    )
+                    for i, (a, b) in enumerate(zip(channels[:-1], channels[1:], strict=True), start=1)
+                )
+            )
+        # END SOLUTION Q1
+
+    def forward(self, z):
+        # BEGIN SOLUTION Q1
+        h = F.reshape(self.dense(z), (-1, self.top, self.size, self.size))
+        h = F.relu(self.norms[0](h))
+        for up, norm in zip(self.ups[:-1], self.norms[1:], strict=True):
+            h = F.relu(norm(up(h)))
+        return F.tanh(self.ups[-1](h))  # no BatchNorm at G's output: tanh gives [-1, 1]
+        # END SOLUTION Q1
+
+
+class Critic(chainer.Chain):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        channels = (config.channels, 32, 64, 128, 256)  # the DCGAN discriminator's: width scales G only
+        size = config.image_size // 16
+        glorot = chainer.initializers.GlorotUniform()
+        with self.init_scope():
+            self.convs = chainer.ChainList(
+                *(
+                    L.Convolution2D(a, b, 5, stride=2, pad=2, initialW=glorot)
+                    for a, b in zip(channels[:-1], channels[1:], strict=True)
+                )
+            )
+            self.dense = L.Linear(channels[-1] * size * size, 1, initialW=glorot)
+        # END SOLUTION Q1
+
+    def forward(self, x):
+        # BEGIN SOLUTION Q1
+        h = x
+        for conv in self.convs:
+            h = F.leaky_relu(conv(h), slope=0.2)
+        return self.dense(h)  # a score, not a probability: no sigmoid anywhere
+        # END SOLUTION Q1
+
+
+def build(config):
+    gendojo.check(
+        config.image_size % 16 == 0,
+        f"--image-size must be a multiple of 16 (four stride-2 layers), not {config.image_size}",
+    )
+    np.random.seed(config.seed)  # Chainer's initializers draw from NumPy's global generator
+    device = device_for(config)
+    networks = {"generator": Generator(config), "critic": Critic(config)}
+    for network in networks.values():
+        network.to_device(device)
+    return networks
+
+
+# %% 4. Loss (Q2)
+def critic_loss(real_scores, fake_scores):
+    """mean f(fake) − mean f(real): minimising it raises the critic's Earth-Mover estimate."""
+    # BEGIN SOLUTION Q2
+    return F.mean(fake_scores) - F.mean(real_scores)
+    # END SOLUTION Q2
+
+
+def generator_loss(fake_scores):
+    """−mean f(G(z)): G moves its samples to where the critic scores higher."""
+    # BEGIN SOLUTION Q2
+    return -F.mean(fake_scores)
+    # END SOLUTION Q2
+
+
+# %% 5. Training step (Q3)
+def train_step(networks, optimizers, real_batches, latent_batches, clip):
+    """len(real_batches) critic updates, then one generator update with the last noise batch."""
+    # BEGIN SOLUTION Q3
+    generator, critic = networks["generator"], networks["critic"]
+    for images, latents in zip(real_batches, latent_batches[:-1], strict=True):
+        with chainer.no_backprop_mode():  # the critic's update must not reach G: no graph through it
+            fakes = generator(latents)
+        loss = critic_loss(critic(images), critic(fakes))
+        critic.cleargrads()
+        loss.backward()
+        optimizers["critic"].update()
+        # After every critic update, every critic weight (kernels and biases) back into [-clip, clip]
+        for parameter in critic.params():
+            parameter.array[...] = critic.xp.clip(parameter.array, -clip, clip)
+    # Then G, through the clipped critic; only G's optimizer updates.
+    g_loss = generator_loss(critic(generator(latent_batches[-1])))
+    generator.cleargrads()
+    g_loss.backward()
+    optimizers["generator"].update()
+    return {
+        "critic_loss": float(loss.array),
+        "g_loss": float(g_loss.array),
+        "wasserstein": -float(loss.array),
+    }
+    # END SOLUTION Q3
+
+
+# %% 6. Training loop
+def train(config, data, networks=None, callback=None):
+    """Train on ``data.images``; return the networks and the per-step history."""
+    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+    gendojo.check(config.n_critic > 0, "--n-critic must be at least 1")
+    gendojo.check(config.clip > 0, "--clip must be above 0")
+    networks = networks or build(config)
+    optimizers = {}
+    for name, network in networks.items():
+        # RMSprop, no momentum; as torch's: alpha 0.99, eps 1e-8 added after the square root
+        optimizers[name] = chainer.optimizers.RMSprop(lr=config.lr, alpha=0.99, eps=1e-8)
+        optimizers[name].setup(network)
+    device = device_for(config)
+    stream = batches(data.images, config)
+    noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    history = {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
+    for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        real_batches = [next(stream) for _ in range(config.n_critic)]
+        shape = (len(real_batches[0]), config.latent_dim)
+        latent_batches = [  # fresh noise for each critic update, and for G's
+            device.send(noise.standard_normal(shape, dtype=np.float32)) for _ in range(config.n_critic + 1)
+        ]
+        losses = train_step(networks, optimizers, real_batches, latent_batches, config.clip)
+        for name, value in losses.items():
+            history[name].append(value)
+        # the critic optimizer's own count of its updates: n_critic more after every step
+        history["critic_updates"].append(float(optimizers["critic"].t))
+        if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
+            spread = gan_metrics.diversity(generate(networks, fixed))
+        history["diversity"].append(spread)
+        if callback:
+            callback(step, networks)
+    return networks, history
+
+
+# %% 7. Inference (Q4)
+def generate(networks, latents):
+    """(N, latent_dim) noise → N images, NHWC float32 in [-1, 1]."""
+    # BEGIN SOLUTION Q4
+    generator = networks["generator"]
+    z = generator.xp.asarray(np.asarray(latents, dtype=np.float32))
+    # train=False: BatchNorm uses its running statistics, so a sample does not depend on its batch
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        images = generator(z)
+    return chainer.backends.cuda.to_cpu(images.array).transpose(0, 2, 3, 1)
+    # END SOLUTION Q4
+
+
+def critique(networks, images):
+    """NHWC images in [-1, 1] → the critic's scores, (N, 1) float32: higher means "more like the data"."""
+    # BEGIN SOLUTION Q4
+    critic = networks["critic"]
+    x = critic.xp.asarray(np.asarray(images, dtype=np.float32).transpose(0, 3, 1, 2))
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        scores = critic(x)
+    return chainer.backends.cuda.to_cpu(scores.array)
+    # END SOLUTION Q4
+
+
+# %% 8. Main
+def main(argv=None):
+    config = gendojo.parse_args(Config, argv, description="WGAN (weight clipping) in Chainer")
+    data = gendojo.load_dataset(config)
+    # the noise the diversity is measured on: the same samples in every grid, and every framework
+    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+
+    def samples(networks):
+        return generate(networks, fixed)
+
+    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
+
+
+if __name__ == "__main__":
+    gendojo.run_main(main)

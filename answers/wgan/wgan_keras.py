@@ -1,0 +1,243 @@
+# %% [markdown]
+# # Wasserstein GAN (weight clipping) — Keras 3 (keras and keras.ops only: any backend)
+#
+# The DCGAN's networks trained on the Earth-Mover distance: a critic that scores, clipped weights,
+# RMSprop and five critic updates per generator update.
+# Question sheet: questions/wgan.md. Run: `python answers/wgan/wgan_keras.py --help`.
+
+# %% 1. Config
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+import gendojo
+from gendojo import gan_metrics
+
+TOPIC, FRAMEWORK = "wgan", "keras"
+
+
+@dataclass
+class Config:
+    dataset: str = "shapes"
+    data_dir: str = ""
+    image_size: int = 16  # a multiple of 16: four stride-2 layers halve or double it four times
+    channels: int = 3
+    dataset_size: int = 4096
+    latent_dim: int = 100
+    width: float = field(default=0.25, metadata={"help": "scales the generator's reference widths"})
+    steps: int = 600
+    batch_size: int = 64
+    lr: float = 5e-5
+    n_critic: int = field(default=5, metadata={"help": "critic updates per generator update"})
+    clip: float = field(default=0.01, metadata={"help": "every critic weight is clipped to [-clip, clip]"})
+    seed: int = 0
+    out: str = ""
+    device: str = "auto"
+    resume: bool = False
+    sample_every: int = 200
+    diversity_every: int = field(default=25, metadata={"help": "steps between diversity checks"})
+    quiet: bool = False
+
+
+def device_for(config):
+    # A new tensor lands on the backend's default device: a GPU ("GPU:0", "cuda:0") if it found one.
+    default = str(ops.zeros(()).device).lower()
+    if config.device == "cpu" or not ("gpu" in default or "cuda" in default):
+        return "cpu"  # not "cpu:0": the torch backend would copy every weight there and lose its gradient
+    return "gpu:0"
+
+
+# %% 2. Data
+def batches(images, config):
+    """Endless shuffled NHWC batches as NumPy arrays (Keras keeps channels last)."""
+    rng = np.random.default_rng(config.seed)
+    size = min(config.batch_size, len(images))
+    while True:
+        order = rng.permutation(len(images))
+        for start in range(0, len(images) - size + 1, size):
+            yield images[order[start : start + size]]
+
+
+# %% 3. Models (Q1)
+def Generator(config):
+    # BEGIN SOLUTION Q1
+    size = config.image_size // 16
+    top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+
+    def up(channels, **kwargs):  # padding="same": a stride-2 transposed convolution doubles the size
+        return layers.Conv2DTranspose(channels, 5, strides=2, padding="same", **kwargs)
+
+    def norm():
+        return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+
+    return keras.Sequential(
+        [
+            keras.Input((config.latent_dim,)),
+            layers.Dense(size * size * top),
+            layers.Reshape((size, size, top)),
+            norm(), layers.ReLU(),
+            up(c1), norm(), layers.ReLU(),
+            up(c2), norm(), layers.ReLU(),
+            up(c3), norm(), layers.ReLU(),
+            up(config.channels, activation="tanh"),  # no BatchNorm at G's output: tanh gives [-1, 1]
+        ],
+        name="generator",
+    )  # fmt: skip
+    # END SOLUTION Q1
+
+
+def Critic(config):
+    # BEGIN SOLUTION Q1
+    shape = (config.image_size, config.image_size, config.channels)
+    c1, c2, c3, c4 = 32, 64, 128, 256  # the DCGAN discriminator's widths: width scales G only
+
+    def down(channels):
+        return layers.Conv2D(channels, 5, strides=2, padding="same")
+
+    return keras.Sequential(
+        [
+            keras.Input(shape),
+            down(c1), layers.LeakyReLU(0.2),
+            down(c2), layers.LeakyReLU(0.2),
+            down(c3), layers.LeakyReLU(0.2),
+            down(c4), layers.LeakyReLU(0.2),
+            layers.Flatten(),
+            layers.Dense(1),  # a score, not a probability: no sigmoid anywhere
+        ],
+        name="critic",
+    )  # fmt: skip
+    # END SOLUTION Q1
+
+
+def build(config):
+    gendojo.check(
+        config.image_size % 16 == 0,
+        f"--image-size must be a multiple of 16 (four stride-2 layers), not {config.image_size}",
+    )
+    keras.utils.set_random_seed(config.seed)
+    with keras.device(device_for(config)):
+        return {"generator": Generator(config), "critic": Critic(config)}
+
+
+# %% 4. Loss (Q2)
+def critic_loss(signs, scores):
+    """mean f(fake) − mean f(real) on a batch of n real (sign −1) then n fake (sign +1) images.
+
+    The mean of sign × score over all 2n images is half of that, hence the 2: the same loss, and
+    the same gradient, as in the other three frameworks.
+    """
+    # BEGIN SOLUTION Q2
+    return 2 * ops.mean(signs * scores)
+    # END SOLUTION Q2
+
+
+def generator_loss(signs, scores):
+    """−mean f(G(z)), with signs all −1: G moves its samples to where the critic scores higher."""
+    # BEGIN SOLUTION Q2
+    return ops.mean(signs * scores)
+    # END SOLUTION Q2
+
+
+# %% 5. Training step (Q3)
+def train_step(networks, combined, real_batches, latent_batches, clip):
+    """len(real_batches) critic updates, then one generator update with the last noise batch."""
+    # BEGIN SOLUTION Q3
+    generator, critic = networks["generator"], networks["critic"]
+    # Keras 3 reads `trainable` whenever a model trains, not once at compile time: the critic must
+    # be switched on for its own updates...
+    critic.trainable = True
+    for images, latents in zip(real_batches, latent_batches[:-1], strict=True):
+        n = len(images)
+        fakes = ops.convert_to_numpy(generator(latents, training=True))
+        signs = np.concatenate([-np.ones((n, 1)), np.ones((n, 1))]).astype(np.float32)
+        loss = float(critic.train_on_batch(np.concatenate([images, fakes]), signs))
+        # After every critic update, every critic weight (kernels and biases) back into [-clip, clip]
+        for weight in critic.weights:
+            weight.assign(ops.clip(weight, -clip, clip))
+    # ...and off again, so the combined model G → critic updates G alone.
+    critic.trainable = False
+    latents = latent_batches[-1]
+    g_loss = float(combined.train_on_batch(latents, -np.ones((len(latents), 1), dtype=np.float32)))
+    return {"critic_loss": loss, "g_loss": g_loss, "wasserstein": -loss}
+    # END SOLUTION Q3
+
+
+# %% 6. Training loop
+def train(config, data, networks=None, callback=None):
+    """Train on ``data.images``; return the networks and the per-step history."""
+    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+    gendojo.check(config.n_critic > 0, "--n-critic must be at least 1")
+    gendojo.check(config.clip > 0, "--clip must be above 0")
+    networks = networks or build(config)
+    generator, critic = networks["generator"], networks["critic"]
+    with keras.device(device_for(config)):
+        # BEGIN SOLUTION Q3
+        # torch's RMSprop: rho 0.99 (Keras' default is 0.9); Keras adds epsilon *inside* the square
+        # root, so 1e-16 there stands for torch's 1e-8 outside it.
+        rmsprop = dict(learning_rate=config.lr, rho=0.99, epsilon=1e-16)
+        critic.trainable = True
+        critic.compile(optimizer=keras.optimizers.RMSprop(**rmsprop), loss=critic_loss)
+        critic.trainable = False
+        latents = keras.Input((config.latent_dim,))
+        combined = keras.Model(latents, critic(generator(latents)), name="combined")
+        combined.compile(optimizer=keras.optimizers.RMSprop(**rmsprop), loss=generator_loss)
+        # END SOLUTION Q3
+        stream = batches(data.images, config)
+        noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+        fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+        history = {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
+        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+            real_batches = [next(stream) for _ in range(config.n_critic)]
+            shape = (len(real_batches[0]), config.latent_dim)
+            latent_batches = [  # fresh noise for each critic update, and for G's
+                noise.standard_normal(shape, dtype=np.float32) for _ in range(config.n_critic + 1)
+            ]
+            losses = train_step(networks, combined, real_batches, latent_batches, config.clip)
+            for name, value in losses.items():
+                history[name].append(value)
+            # the critic optimizer's own count of its updates: n_critic more after every step
+            history["critic_updates"].append(float(ops.convert_to_numpy(critic.optimizer.iterations)))
+            if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
+                spread = gan_metrics.diversity(generate(networks, fixed))
+            history["diversity"].append(spread)
+            if callback:
+                callback(step, networks)
+    critic.trainable = True  # hand the critic back trainable, as build made it
+    return networks, history
+
+
+# %% 7. Inference (Q4)
+def generate(networks, latents):
+    """(N, latent_dim) noise → N images, NHWC float32 in [-1, 1]."""
+    # BEGIN SOLUTION Q4
+    # predict_on_batch runs in inference mode: BatchNorm uses its moving statistics
+    images = networks["generator"].predict_on_batch(np.asarray(latents, dtype=np.float32))
+    return ops.convert_to_numpy(images)
+    # END SOLUTION Q4
+
+
+def critique(networks, images):
+    """NHWC images in [-1, 1] → the critic's scores, (N, 1) float32: higher means "more like the data"."""
+    # BEGIN SOLUTION Q4
+    scores = networks["critic"].predict_on_batch(np.asarray(images, dtype=np.float32))
+    return ops.convert_to_numpy(scores)
+    # END SOLUTION Q4
+
+
+# %% 8. Main
+def main(argv=None):
+    config = gendojo.parse_args(Config, argv, description="WGAN (weight clipping) in Keras 3")
+    data = gendojo.load_dataset(config)
+    # the noise the diversity is measured on: the same samples in every grid, and every framework
+    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+
+    def samples(networks):
+        return generate(networks, fixed)
+
+    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
+
+
+if __name__ == "__main__":
+    gendojo.run_main(main)

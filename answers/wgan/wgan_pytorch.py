@@ -1,0 +1,259 @@
+# %% [markdown]
+# # Wasserstein GAN (weight clipping) — PyTorch
+#
+# The DCGAN's networks trained on the Earth-Mover distance: a critic that scores, clipped weights,
+# RMSprop and five critic updates per generator update.
+# Question sheet: questions/wgan.md. Run: `python answers/wgan/wgan_pytorch.py --help`.
+
+# %% 1. Config
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+import gendojo
+from gendojo import gan_metrics
+
+TOPIC, FRAMEWORK = "wgan", "pytorch"
+
+
+@dataclass
+class Config:
+    dataset: str = "shapes"
+    data_dir: str = ""
+    image_size: int = 16  # a multiple of 16: four stride-2 layers halve or double it four times
+    channels: int = 3
+    dataset_size: int = 4096
+    latent_dim: int = 100
+    width: float = field(default=0.25, metadata={"help": "scales the generator's reference widths"})
+    steps: int = 600
+    batch_size: int = 64
+    lr: float = 5e-5
+    n_critic: int = field(default=5, metadata={"help": "critic updates per generator update"})
+    clip: float = field(default=0.01, metadata={"help": "every critic weight is clipped to [-clip, clip]"})
+    seed: int = 0
+    out: str = ""
+    device: str = "auto"
+    resume: bool = False
+    sample_every: int = 200
+    diversity_every: int = field(default=25, metadata={"help": "steps between diversity checks"})
+    quiet: bool = False
+
+
+def device_for(config):
+    if config.device == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+# %% 2. Data
+def batches(images, config):
+    """Endless shuffled batches of NCHW tensors: PyTorch puts channels before height and width."""
+    tensors = torch.from_numpy(images).permute(0, 3, 1, 2)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(tensors),
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=len(images) >= config.batch_size,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    while True:
+        for (batch,) in loader:
+            yield batch
+
+
+# %% 3. Models (Q1)
+class Generator(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        self.size = config.image_size // 16
+        self.top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+
+        def up(cin, cout):  # "same": padding 2 trims the overhang, output_padding 1 adds the last row
+            return nn.ConvTranspose2d(cin, cout, 5, stride=2, padding=2, output_padding=1)
+
+        def norm(c):
+            return nn.BatchNorm2d(c, momentum=0.1, eps=1e-5)
+
+        self.dense = nn.Linear(config.latent_dim, self.size * self.size * self.top)
+        self.norm = norm(self.top)
+        self.layers = nn.Sequential(
+            up(self.top, c1), norm(c1), nn.ReLU(),
+            up(c1, c2), norm(c2), nn.ReLU(),
+            up(c2, c3), norm(c3), nn.ReLU(),
+            up(c3, config.channels), nn.Tanh(),  # no BatchNorm at G's output: tanh gives [-1, 1]
+        )  # fmt: skip
+        # END SOLUTION Q1
+
+    def forward(self, z):
+        # BEGIN SOLUTION Q1
+        x = self.dense(z).view(-1, self.top, self.size, self.size)
+        return self.layers(torch.relu(self.norm(x)))
+        # END SOLUTION Q1
+
+
+class Critic(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        c1, c2, c3, c4 = 32, 64, 128, 256  # the DCGAN discriminator's widths: width scales G only
+        size = config.image_size // 16
+
+        def down(cin, cout):
+            return nn.Conv2d(cin, cout, 5, stride=2, padding=2)
+
+        self.layers = nn.Sequential(
+            down(config.channels, c1), nn.LeakyReLU(0.2),
+            down(c1, c2), nn.LeakyReLU(0.2),
+            down(c2, c3), nn.LeakyReLU(0.2),
+            down(c3, c4), nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(c4 * size * size, 1),  # a score, not a probability: no sigmoid anywhere
+        )  # fmt: skip
+        # END SOLUTION Q1
+
+    def forward(self, x):
+        # BEGIN SOLUTION Q1
+        return self.layers(x)
+        # END SOLUTION Q1
+
+
+def build(config):
+    gendojo.check(
+        config.image_size % 16 == 0,
+        f"--image-size must be a multiple of 16 (four stride-2 layers), not {config.image_size}",
+    )
+    torch.manual_seed(config.seed)
+    device = device_for(config)
+    networks = {"generator": Generator(config), "critic": Critic(config)}
+    for network in networks.values():
+        for module in network.modules():  # Glorot weights, zero biases: as Keras, tf_core and Chainer here
+            if isinstance(module, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        network.to(device)
+    return networks
+
+
+# %% 4. Loss (Q2)
+def critic_loss(real_scores, fake_scores):
+    """mean f(fake) − mean f(real): minimising it raises the critic's Earth-Mover estimate."""
+    # BEGIN SOLUTION Q2
+    return fake_scores.mean() - real_scores.mean()
+    # END SOLUTION Q2
+
+
+def generator_loss(fake_scores):
+    """−mean f(G(z)): G moves its samples to where the critic scores higher."""
+    # BEGIN SOLUTION Q2
+    return -fake_scores.mean()
+    # END SOLUTION Q2
+
+
+# %% 5. Training step (Q3)
+def train_step(networks, optimizers, real_batches, latent_batches, clip):
+    """len(real_batches) critic updates, then one generator update with the last noise batch."""
+    # BEGIN SOLUTION Q3
+    generator, critic = networks["generator"], networks["critic"]
+    for images, latents in zip(real_batches, latent_batches[:-1], strict=True):
+        with torch.no_grad():  # the critic's update must not reach G: no graph through it
+            fakes = generator(latents)
+        loss = critic_loss(critic(images), critic(fakes))
+        optimizers["critic"].zero_grad()
+        loss.backward()
+        optimizers["critic"].step()
+        # After every critic update, every critic weight (kernels and biases) back into [-clip, clip]
+        with torch.no_grad():
+            for parameter in critic.parameters():
+                parameter.clamp_(-clip, clip)
+    # Then G, through the clipped critic; only G's optimizer steps.
+    g_loss = generator_loss(critic(generator(latent_batches[-1])))
+    optimizers["generator"].zero_grad()
+    g_loss.backward()
+    optimizers["generator"].step()
+    return {"critic_loss": loss.item(), "g_loss": g_loss.item(), "wasserstein": -loss.item()}
+    # END SOLUTION Q3
+
+
+# %% 6. Training loop
+def train(config, data, networks=None, callback=None):
+    """Train on ``data.images``; return the networks and the per-step history."""
+    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+    gendojo.check(config.n_critic > 0, "--n-critic must be at least 1")
+    gendojo.check(config.clip > 0, "--clip must be above 0")
+    networks = networks or build(config)
+    # RMSprop, no momentum; torch's defaults: alpha 0.99, eps 1e-8 added after the square root
+    optimizers = {
+        name: torch.optim.RMSprop(network.parameters(), lr=config.lr, alpha=0.99, eps=1e-8)
+        for name, network in networks.items()
+    }
+    device = device_for(config)
+    stream = batches(data.images, config)
+    noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    history = {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
+    first_weight = next(networks["critic"].parameters())
+    for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        real_batches = [next(stream).to(device) for _ in range(config.n_critic)]
+        shape = (len(real_batches[0]), config.latent_dim)
+        latent_batches = [  # fresh noise for each critic update, and for G's
+            torch.from_numpy(noise.standard_normal(shape, dtype=np.float32)).to(device)
+            for _ in range(config.n_critic + 1)
+        ]
+        losses = train_step(networks, optimizers, real_batches, latent_batches, config.clip)
+        for name, value in losses.items():
+            history[name].append(value)
+        # the critic optimizer's own count of its updates: n_critic more after every step
+        history["critic_updates"].append(float(optimizers["critic"].state[first_weight]["step"]))
+        if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
+            spread = gan_metrics.diversity(generate(networks, fixed))
+        history["diversity"].append(spread)
+        if callback:
+            callback(step, networks)
+    return networks, history
+
+
+# %% 7. Inference (Q4)
+@torch.no_grad()
+def generate(networks, latents):
+    """(N, latent_dim) noise → N images, NHWC float32 in [-1, 1]."""
+    # BEGIN SOLUTION Q4
+    generator = networks["generator"]
+    device = next(generator.parameters()).device
+    z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(device)
+    training = generator.training
+    generator.eval()  # BatchNorm uses its running statistics, so a sample does not depend on its batch
+    images = generator(z)
+    generator.train(training)
+    return images.permute(0, 2, 3, 1).cpu().numpy()
+    # END SOLUTION Q4
+
+
+@torch.no_grad()
+def critique(networks, images):
+    """NHWC images in [-1, 1] → the critic's scores, (N, 1) float32: higher means "more like the data"."""
+    # BEGIN SOLUTION Q4
+    critic = networks["critic"]
+    device = next(critic.parameters()).device
+    x = torch.from_numpy(np.asarray(images, dtype=np.float32)).permute(0, 3, 1, 2).to(device)
+    return critic(x).cpu().numpy()
+    # END SOLUTION Q4
+
+
+# %% 8. Main
+def main(argv=None):
+    config = gendojo.parse_args(Config, argv, description="WGAN (weight clipping) in PyTorch")
+    data = gendojo.load_dataset(config)
+    # the noise the diversity is measured on: the same samples in every grid, and every framework
+    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+
+    def samples(networks):
+        return generate(networks, fixed)
+
+    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
+
+
+if __name__ == "__main__":
+    gendojo.run_main(main)

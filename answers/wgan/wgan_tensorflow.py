@@ -1,0 +1,222 @@
+# %% [markdown]
+# # Wasserstein GAN (weight clipping) — TensorFlow (core: tf.Module, tf.GradientTape, tf.function; no Keras)
+#
+# The DCGAN's networks trained on the Earth-Mover distance: a critic that scores, clipped weights,
+# RMSprop and five critic updates per generator update.
+# Question sheet: questions/wgan.md. Run: `python answers/wgan/wgan_tensorflow.py --help`.
+
+# %% 1. Config
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+import gendojo
+from gendojo import gan_metrics
+from gendojo import tf_core as layers
+
+TOPIC, FRAMEWORK = "wgan", "tensorflow"
+
+
+@dataclass
+class Config:
+    dataset: str = "shapes"
+    data_dir: str = ""
+    image_size: int = 16  # a multiple of 16: four stride-2 layers halve or double it four times
+    channels: int = 3
+    dataset_size: int = 4096
+    latent_dim: int = 100
+    width: float = field(default=0.25, metadata={"help": "scales the generator's reference widths"})
+    steps: int = 600
+    batch_size: int = 64
+    lr: float = 5e-5
+    n_critic: int = field(default=5, metadata={"help": "critic updates per generator update"})
+    clip: float = field(default=0.01, metadata={"help": "every critic weight is clipped to [-clip, clip]"})
+    seed: int = 0
+    out: str = ""
+    device: str = "auto"
+    resume: bool = False
+    sample_every: int = 200
+    diversity_every: int = field(default=25, metadata={"help": "steps between diversity checks"})
+    quiet: bool = False
+
+
+def device_for(config):
+    if config.device == "cpu" or not tf.config.list_physical_devices("GPU"):
+        return "/CPU:0"
+    return "/GPU:0"
+
+
+# %% 2. Data
+def batches(images, config):
+    """Endless shuffled NHWC batches from tf.data (TensorFlow keeps channels last)."""
+    dataset = tf.data.Dataset.from_tensor_slices(images)
+    dataset = dataset.shuffle(len(images), seed=config.seed).repeat()
+    return iter(dataset.batch(min(config.batch_size, len(images)), drop_remainder=True))
+
+
+# %% 3. Models (Q1)
+class Generator(tf.Module):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        self.size = config.image_size // 16
+        self.top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+        self.dense = layers.Dense(config.latent_dim, self.size * self.size * self.top)
+        self.norms = [layers.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)]
+        # "SAME" makes a stride-2 transposed convolution exactly double the size; tf_core passes
+        # tf.nn.conv2d_transpose that doubled output shape.
+        channels = (self.top, c1, c2, c3, config.channels)
+        self.ups = [
+            layers.Conv2DTranspose(a, b, 5, stride=2)
+            for a, b in zip(channels[:-1], channels[1:], strict=True)
+        ]
+        # END SOLUTION Q1
+
+    def __call__(self, z, training):
+        # BEGIN SOLUTION Q1
+        h = tf.reshape(self.dense(z), [-1, self.size, self.size, self.top])
+        h = tf.nn.relu(self.norms[0](h, training))
+        for up, norm in zip(self.ups[:-1], self.norms[1:], strict=True):
+            h = tf.nn.relu(norm(up(h), training))
+        return tf.tanh(self.ups[-1](h))  # no BatchNorm at G's output: tanh gives [-1, 1]
+        # END SOLUTION Q1
+
+
+class Critic(tf.Module):
+    def __init__(self, config):
+        super().__init__()
+        # BEGIN SOLUTION Q1
+        channels = (config.channels, 32, 64, 128, 256)  # the DCGAN discriminator's: width scales G only
+        size = config.image_size // 16
+        self.convs = [
+            layers.Conv2D(a, b, 5, stride=2) for a, b in zip(channels[:-1], channels[1:], strict=True)
+        ]
+        self.dense = layers.Dense(channels[-1] * size * size, 1)
+        # END SOLUTION Q1
+
+    def __call__(self, x):
+        # BEGIN SOLUTION Q1
+        h = x
+        for conv in self.convs:
+            h = tf.nn.leaky_relu(conv(h), alpha=0.2)
+        return self.dense(tf.reshape(h, [tf.shape(h)[0], -1]))  # a score: no sigmoid anywhere
+        # END SOLUTION Q1
+
+
+def build(config):
+    gendojo.check(
+        config.image_size % 16 == 0,
+        f"--image-size must be a multiple of 16 (four stride-2 layers), not {config.image_size}",
+    )
+    tf.random.set_seed(config.seed)
+    with tf.device(device_for(config)):
+        return {"generator": Generator(config), "critic": Critic(config)}
+
+
+# %% 4. Loss (Q2)
+def critic_loss(real_scores, fake_scores):
+    """mean f(fake) − mean f(real): minimising it raises the critic's Earth-Mover estimate."""
+    # BEGIN SOLUTION Q2
+    return tf.reduce_mean(fake_scores) - tf.reduce_mean(real_scores)
+    # END SOLUTION Q2
+
+
+def generator_loss(fake_scores):
+    """−mean f(G(z)): G moves its samples to where the critic scores higher."""
+    # BEGIN SOLUTION Q2
+    return -tf.reduce_mean(fake_scores)
+    # END SOLUTION Q2
+
+
+# %% 5. Training step (Q3)
+@tf.function  # traced once into a graph (the critic loop unrolled), then run as a graph at every step
+def train_step(networks, optimizers, real_batches, latent_batches, clip):
+    """len(real_batches) critic updates, then one generator update with the last noise batch."""
+    # BEGIN SOLUTION Q3
+    generator, critic = networks["generator"], networks["critic"]
+    for images, latents in zip(real_batches, latent_batches[:-1], strict=True):
+        fakes = generator(latents, training=True)  # made outside the tape: the update can't reach G
+        with tf.GradientTape() as tape:
+            loss = critic_loss(critic(images), critic(fakes))
+        optimizers["critic"].apply_gradients(tape.gradient(loss, optimizers["critic"].var_list))
+        # After every critic update, every critic weight (kernels and biases) back into [-clip, clip]
+        for variable in critic.trainable_variables:
+            variable.assign(tf.clip_by_value(variable, -clip, clip))
+    # Then G, through the clipped critic; only G's variables are differentiated.
+    with tf.GradientTape() as tape:
+        g_loss = generator_loss(critic(generator(latent_batches[-1], training=True)))
+    optimizers["generator"].apply_gradients(tape.gradient(g_loss, optimizers["generator"].var_list))
+    return {"critic_loss": loss, "g_loss": g_loss, "wasserstein": -loss}
+    # END SOLUTION Q3
+
+
+# %% 6. Training loop
+def train(config, data, networks=None, callback=None):
+    """Train on ``data.images``; return the networks and the per-step history."""
+    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+    gendojo.check(config.n_critic > 0, "--n-critic must be at least 1")
+    gendojo.check(config.clip > 0, "--clip must be above 0")
+    networks = networks or build(config)
+    # RMSprop, no momentum; tf_core's computes as torch's: rho 0.99, epsilon 1e-8 after the square root
+    optimizers = {
+        name: layers.RMSprop(network.trainable_variables, learning_rate=config.lr, rho=0.99, epsilon=1e-8)
+        for name, network in networks.items()
+    }
+    stream = batches(data.images, config)
+    noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    history = {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
+    with tf.device(device_for(config)):
+        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+            real_batches = [next(stream) for _ in range(config.n_critic)]
+            shape = (len(real_batches[0]), config.latent_dim)
+            latent_batches = [  # fresh noise for each critic update, and for G's
+                tf.constant(noise.standard_normal(shape, dtype=np.float32))
+                for _ in range(config.n_critic + 1)
+            ]
+            losses = train_step(networks, optimizers, real_batches, latent_batches, config.clip)
+            for name, value in losses.items():
+                history[name].append(float(value))
+            # the critic optimizer's own count of its updates: n_critic more after every step
+            history["critic_updates"].append(float(optimizers["critic"].iterations.numpy()))
+            if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
+                spread = gan_metrics.diversity(generate(networks, fixed))
+            history["diversity"].append(spread)
+            if callback:
+                callback(step, networks)
+    return networks, history
+
+
+# %% 7. Inference (Q4)
+def generate(networks, latents):
+    """(N, latent_dim) noise → N images, NHWC float32 in [-1, 1]."""
+    # BEGIN SOLUTION Q4
+    z = tf.convert_to_tensor(np.asarray(latents, dtype=np.float32))
+    return networks["generator"](z, training=False).numpy()  # BatchNorm: running statistics
+    # END SOLUTION Q4
+
+
+def critique(networks, images):
+    """NHWC images in [-1, 1] → the critic's scores, (N, 1) float32: higher means "more like the data"."""
+    # BEGIN SOLUTION Q4
+    x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
+    return networks["critic"](x).numpy()
+    # END SOLUTION Q4
+
+
+# %% 8. Main
+def main(argv=None):
+    config = gendojo.parse_args(Config, argv, description="WGAN (weight clipping) in TensorFlow")
+    data = gendojo.load_dataset(config)
+    # the noise the diversity is measured on: the same samples in every grid, and every framework
+    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+
+    def samples(networks):
+        return generate(networks, fixed)
+
+    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
+
+
+if __name__ == "__main__":
+    gendojo.run_main(main)
