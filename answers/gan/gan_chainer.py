@@ -21,7 +21,7 @@ TOPIC, FRAMEWORK = "gan", "chainer"
 
 @dataclass
 class Config:
-    dataset: str = "shapes"
+    dataset: str = "simple-shapes"
     data_dir: str = ""
     image_size: int = 16
     channels: int = 3

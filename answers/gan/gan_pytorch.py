@@ -19,7 +19,7 @@ TOPIC, FRAMEWORK = "gan", "pytorch"
 
 @dataclass
 class Config:
-    dataset: str = "shapes"
+    dataset: str = "simple-shapes"
     data_dir: str = ""
     image_size: int = 16
     channels: int = 3
