@@ -18,7 +18,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 from pathlib import Path
 
 import pytest
-from harness import REFERENCE, AnswerProblem, discover, limits, load
+from harness import REFERENCE, AnswerProblem, AnswerRef, discover, limits, load
 
 from gendojo.grading import CheckResult, render_junit, render_markdown, render_terminal
 
@@ -91,15 +91,33 @@ def answer(request):
 def pytest_collection_modifyitems(config, items):
     # With pytest-xdist's --dist loadgroup, all checks of one answer run in one worker, so its
     # tiny training run (cached in harness.train_tiny) happens once.
+    # (a worker learns the mode from the loadgroup flag the controller hands it)
+    grouping = (
+        getattr(config.option, "loadgroup", False) or getattr(config.option, "dist", "no") == "loadgroup"
+    )
     for item in items:
         ref = _ref(item)
         if ref is not None:
             item.add_marker(pytest.mark.xdist_group(ref.id))
+            if grouping:
+                _group(item, ref.id)
+
+
+def _group(item, group):
+    """Put ``@group`` on the test's id, which is how xdist's loadgroup scheduler groups tests.
+    xdist 3.8 writes it to ``item._nodeid``, which pytest 9 no longer reads (it derives ``nodeid``
+    from ``item._id``), so without this every check of an answer could land on either worker and
+    train its own tiny run."""
+    from _pytest.nodes import coerce_node_id
+
+    if not item.nodeid.endswith(f"@{group}"):
+        item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
 def _ref(item):
     callspec = getattr(item, "callspec", None)
-    return callspec.params.get("answer", callspec.params.get("answer_ref")) if callspec else None
+    ref = callspec.params.get("answer", callspec.params.get("answer_ref")) if callspec else None
+    return ref if isinstance(ref, AnswerRef) else None  # not NOTSET, when a filter left no answers
 
 
 @pytest.hookimpl(hookwrapper=True)
