@@ -19,14 +19,15 @@ TOPIC, FRAMEWORK = "dcgan", "tensorflow"
 
 @dataclass
 class Config:
-    dataset: str = "shapes"
+    dataset: str = "simple-shapes"
     data_dir: str = ""
     image_size: int = 32  # a multiple of 16: four stride-2 layers halve or double it four times
     channels: int = 3
     dataset_size: int = 4096
     latent_dim: int = 100
-    width: float = field(default=0.25, metadata={"help": "scales the reference widths"})
-    steps: int = 3000
+    g_width: float = field(default=0.25, metadata={"help": "scales G's reference channel widths"})
+    d_width: float = field(default=0.5, metadata={"help": "scales D's reference channel widths"})
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-4
     beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
@@ -59,7 +60,7 @@ class Generator(tf.Module):
         super().__init__()
         # BEGIN SOLUTION Q1
         self.size = config.image_size // 16
-        self.top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+        self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
         self.dense = layers.Dense(config.latent_dim, self.size * self.size * self.top)
         self.norms = [layers.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)]
         # "SAME" makes a stride-2 transposed convolution exactly double the size; tf_core passes
@@ -85,20 +86,23 @@ class Discriminator(tf.Module):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        channels = (config.channels, 32, 64, 128, 256)  # width scales G only: a weak D lets G collapse
+        widths = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
+        channels = (config.channels, *widths)
         size = config.image_size // 16
         # stride 2 instead of pooling: D learns its own downsampling
         self.convs = [
             layers.Conv2D(a, b, 5, stride=2) for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
+        # no BatchNorm at D's input; no learned scale and shift: see the sheet (Keras' frozen BatchNorm)
+        self.norms = [layers.BatchNorm(c, momentum=0.9, epsilon=1e-5, affine=False) for c in channels[2:]]
         self.dense = layers.Dense(channels[-1] * size * size, 1)
         # END SOLUTION Q1
 
-    def __call__(self, x):
+    def __call__(self, x, training):
         # BEGIN SOLUTION Q1
-        h = x
-        for conv in self.convs:
-            h = tf.nn.leaky_relu(conv(h), alpha=0.2)
+        h = tf.nn.leaky_relu(self.convs[0](x), alpha=0.2)
+        for conv, norm in zip(self.convs[1:], self.norms, strict=True):
+            h = tf.nn.leaky_relu(norm(conv(h), training), alpha=0.2)
         return self.dense(tf.reshape(h, [tf.shape(h)[0], -1]))  # a logit: the loss applies the sigmoid
         # END SOLUTION Q1
 
@@ -110,7 +114,12 @@ def build(config):
     )
     tf.random.set_seed(config.seed)
     with tf.device(device_for(config)):
-        return {"generator": Generator(config), "discriminator": Discriminator(config)}
+        networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
+        for network in networks.values():  # the DCGAN paper's N(0, 0.02) weights (tf_core: Glorot)
+            for layer in network.submodules:
+                if isinstance(layer, layers.Dense | layers.Conv2D | layers.Conv2DTranspose):
+                    layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.02))
+    return networks
 
 
 # %% 4. Loss (Q2)
@@ -139,14 +148,18 @@ def train_step(networks, optimizers, images, latents):
     generator, discriminator = networks["generator"], networks["discriminator"]
     with tf.GradientTape() as g_tape:
         fakes = generator(latents, training=True)
-        # D first, on real and fake; stop_gradient keeps this update from reaching G.
+        # D first, on real and fake in two passes (BatchNorm: each with its own batch statistics);
+        # stop_gradient keeps this update from reaching G.
         with tf.GradientTape() as d_tape:
-            d_loss = discriminator_loss(discriminator(images), discriminator(tf.stop_gradient(fakes)))
+            d_loss = discriminator_loss(
+                discriminator(images, training=True),
+                discriminator(tf.stop_gradient(fakes), training=True),
+            )
         optimizers["discriminator"].apply_gradients(
             d_tape.gradient(d_loss, optimizers["discriminator"].var_list)
         )
         # Then G, through the freshly updated D; only G's variables are differentiated.
-        g_loss = generator_loss(discriminator(fakes))
+        g_loss = generator_loss(discriminator(fakes, training=True))  # D's BatchNorm: batch statistics
     optimizers["generator"].apply_gradients(g_tape.gradient(g_loss, optimizers["generator"].var_list))
     return {"d_loss": d_loss, "g_loss": g_loss}
     # END SOLUTION Q3
@@ -193,7 +206,7 @@ def discriminate(networks, images):
     """NHWC images in [-1, 1] → D's logits, (N, 1) float32: above 0 means "looks real"."""
     # BEGIN SOLUTION Q4
     x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
-    return networks["discriminator"](x).numpy()
+    return networks["discriminator"](x, training=False).numpy()  # BatchNorm: running statistics
     # END SOLUTION Q4
 
 
