@@ -19,14 +19,15 @@ TOPIC, FRAMEWORK = "dcgan", "keras"
 
 @dataclass
 class Config:
-    dataset: str = "shapes"
+    dataset: str = "simple-shapes"
     data_dir: str = ""
     image_size: int = 32  # a multiple of 16: four stride-2 layers halve or double it four times
     channels: int = 3
     dataset_size: int = 4096
     latent_dim: int = 100
-    width: float = field(default=0.25, metadata={"help": "scales the reference widths"})
-    steps: int = 3000
+    g_width: float = field(default=0.25, metadata={"help": "scales G's reference channel widths"})
+    d_width: float = field(default=0.5, metadata={"help": "scales D's reference channel widths"})
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-4
     beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
@@ -62,10 +63,15 @@ def batches(images, config):
 def Generator(config):
     # BEGIN SOLUTION Q1
     size = config.image_size // 16
-    top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+    top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
+
+    def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
+        return keras.initializers.RandomNormal(stddev=0.02)
 
     def up(channels, **kwargs):  # padding="same": a stride-2 transposed convolution doubles the size
-        return layers.Conv2DTranspose(channels, 5, strides=2, padding="same", **kwargs)
+        return layers.Conv2DTranspose(
+            channels, 5, strides=2, padding="same", kernel_initializer=normal(), **kwargs
+        )
 
     def norm():
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
@@ -73,7 +79,7 @@ def Generator(config):
     return keras.Sequential(
         [
             keras.Input((config.latent_dim,)),
-            layers.Dense(size * size * top),
+            layers.Dense(size * size * top, kernel_initializer=normal()),
             layers.Reshape((size, size, top)),
             norm(), layers.ReLU(),
             up(c1), norm(), layers.ReLU(),
@@ -89,20 +95,26 @@ def Generator(config):
 def Discriminator(config):
     # BEGIN SOLUTION Q1
     shape = (config.image_size, config.image_size, config.channels)
-    c1, c2, c3, c4 = 32, 64, 128, 256  # width scales G only: a weak D lets G collapse
+    c1, c2, c3, c4 = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
+
+    def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
+        return keras.initializers.RandomNormal(stddev=0.02)
 
     def down(channels):  # stride 2 instead of pooling: D learns its own downsampling
-        return layers.Conv2D(channels, 5, strides=2, padding="same")
+        return layers.Conv2D(channels, 5, strides=2, padding="same", kernel_initializer=normal())
+
+    def norm():  # no learned scale and shift, so freezing D freezes nothing of it: see train_step
+        return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False)
 
     return keras.Sequential(
         [
             keras.Input(shape),
-            down(c1), layers.LeakyReLU(0.2),
-            down(c2), layers.LeakyReLU(0.2),
-            down(c3), layers.LeakyReLU(0.2),
-            down(c4), layers.LeakyReLU(0.2),
+            down(c1), layers.LeakyReLU(0.2),  # no BatchNorm at D's input
+            down(c2), norm(), layers.LeakyReLU(0.2),
+            down(c3), norm(), layers.LeakyReLU(0.2),
+            down(c4), norm(), layers.LeakyReLU(0.2),
             layers.Flatten(),
-            layers.Dense(1),  # a logit: no sigmoid here, the loss applies it
+            layers.Dense(1, kernel_initializer=normal()),  # a logit: no sigmoid here, the loss applies it
         ],
         name="discriminator",
     )  # fmt: skip
@@ -121,7 +133,8 @@ def build(config):
 
 # %% 4. Loss (Q2)
 def discriminator_loss(targets, logits):
-    """Sigmoid cross-entropy on a batch of real (target 1) then fake (target 0): log 2 at a draw."""
+    """Sigmoid cross-entropy on (N, 2) logits, D(real) beside D(fake), targets (1, 0) in every row:
+    the mean is (real + fake) / 2, log 2 at a draw."""
     # BEGIN SOLUTION Q2
     return ops.mean(ops.binary_crossentropy(targets, logits, from_logits=True))
     # END SOLUTION Q2
@@ -135,19 +148,26 @@ def generator_loss(targets, logits):
 
 
 # %% 5. Training step (Q3)
-def train_step(networks, combined, images, latents):
+def train_step(networks, trainers, images, latents):
     # BEGIN SOLUTION Q3
     generator, discriminator = networks["generator"], networks["discriminator"]
     n = len(images)
     fakes = ops.convert_to_numpy(generator(latents, training=True))
-    # D first, on real and fake in one batch. Keras 3 reads `trainable` whenever a model trains,
-    # not once at compile time: D must be switched on for its own update...
+    # D first, on real and fake in two passes of the same D (BatchNorm normalises each half with
+    # its own statistics). Keras 3 reads `trainable` whenever a model trains, not once at compile
+    # time: D must be switched on for its own update (the switch reaches all its layers)...
     discriminator.trainable = True
-    targets = np.concatenate([np.ones((n, 1)), np.zeros((n, 1))]).astype(np.float32)
-    d_loss = discriminator.train_on_batch(np.concatenate([images, fakes]), targets)
-    # ...and off again, so the combined model G → D updates G alone.
+    targets = np.tile(np.float32([[1, 0]]), (n, 1))  # every row: D(real) → 1, D(fake) → 0
+    d_loss = trainers["discriminator"].train_on_batch([images, fakes], targets)
+    # ...and off again, so the combined model G → D updates G alone. But a BatchNormalization layer
+    # with trainable = False runs in inference mode (moving statistics): D would be another
+    # function than in the other frameworks. D's BatchNorm has no weights, so switching it back on
+    # trains nothing of D, and it keeps normalising with (and tracking) the batch statistics.
     discriminator.trainable = False
-    g_loss = combined.train_on_batch(latents, np.ones((n, 1), dtype=np.float32))
+    for layer in discriminator.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = True
+    g_loss = trainers["generator"].train_on_batch(latents, np.ones((n, 1), dtype=np.float32))
     return {"d_loss": float(d_loss), "g_loss": float(g_loss)}
     # END SOLUTION Q3
 
@@ -161,12 +181,21 @@ def train(config, data, networks=None, callback=None):
     with keras.device(device_for(config)):
         # BEGIN SOLUTION Q3
         adam = dict(learning_rate=config.lr, beta_1=config.beta1, epsilon=1e-8)  # 1e-8 as torch's
-        discriminator.trainable = True
-        discriminator.compile(optimizer=keras.optimizers.Adam(**adam), loss=discriminator_loss)
+        # D's trainer: the same D called on a real and on a fake input, its logits side by side
+        shape = (config.image_size, config.image_size, config.channels)
+        real, fake = keras.Input(shape), keras.Input(shape)
+        logits = layers.Concatenate(axis=1)([discriminator(real), discriminator(fake)])
+        d_trainer = keras.Model([real, fake], logits, name="discriminator_trainer")
+        d_trainer.compile(optimizer=keras.optimizers.Adam(**adam), loss=discriminator_loss)
+        # G's trainer: the classic combined model G → D, D frozen as train_step freezes it
         discriminator.trainable = False
+        for layer in discriminator.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = True
         latents = keras.Input((config.latent_dim,))
         combined = keras.Model(latents, discriminator(generator(latents)), name="combined")
         combined.compile(optimizer=keras.optimizers.Adam(**adam), loss=generator_loss)
+        trainers = {"discriminator": d_trainer, "generator": combined}
         # END SOLUTION Q3
         stream = batches(data.images, config)
         noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
@@ -175,7 +204,7 @@ def train(config, data, networks=None, callback=None):
         for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
             images = next(stream)
             latents = noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
-            losses = train_step(networks, combined, images, latents)
+            losses = train_step(networks, trainers, images, latents)
             for name, value in losses.items():
                 history[name].append(value)
             if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
