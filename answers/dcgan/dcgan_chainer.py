@@ -21,14 +21,15 @@ TOPIC, FRAMEWORK = "dcgan", "chainer"
 
 @dataclass
 class Config:
-    dataset: str = "shapes"
+    dataset: str = "simple-shapes"
     data_dir: str = ""
     image_size: int = 32  # a multiple of 16: four stride-2 layers halve or double it four times
     channels: int = 3
     dataset_size: int = 4096
     latent_dim: int = 100
-    width: float = field(default=0.25, metadata={"help": "scales the reference widths"})
-    steps: int = 3000
+    g_width: float = field(default=0.25, metadata={"help": "scales G's reference channel widths"})
+    d_width: float = field(default=0.5, metadata={"help": "scales D's reference channel widths"})
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-4
     beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
@@ -66,11 +67,11 @@ class Generator(chainer.Chain):
         super().__init__()
         # BEGIN SOLUTION Q1
         self.size = config.image_size // 16
-        self.top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+        self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
         channels = (self.top, c1, c2, c3, config.channels)
-        glorot = chainer.initializers.GlorotUniform()  # Chainer's default is LeCun normal
+        normal = chainer.initializers.Normal(0.02)  # the DCGAN paper's N(0, 0.02); biases start at 0
         with self.init_scope():
-            self.dense = L.Linear(config.latent_dim, self.size * self.size * self.top, initialW=glorot)
+            self.dense = L.Linear(config.latent_dim, self.size * self.size * self.top, initialW=normal)
             self.norms = chainer.ChainList(
                 *(L.BatchNormalization(c, decay=0.9, eps=1e-5) for c in channels[:-1])
             )
@@ -78,7 +79,7 @@ class Generator(chainer.Chain):
             self.ups = chainer.ChainList(
                 *(
                     L.Deconvolution2D(
-                        a, b, 5, stride=2, pad=2, outsize=(self.size * 2**i,) * 2, initialW=glorot
+                        a, b, 5, stride=2, pad=2, outsize=(self.size * 2**i,) * 2, initialW=normal
                     )
                     for i, (a, b) in enumerate(zip(channels[:-1], channels[1:], strict=True), start=1)
                 )
@@ -99,25 +100,34 @@ class Discriminator(chainer.Chain):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        channels = (config.channels, 32, 64, 128, 256)  # width scales G only: a weak D lets G collapse
+        widths = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
+        channels = (config.channels, *widths)
         size = config.image_size // 16
-        glorot = chainer.initializers.GlorotUniform()
+        normal = chainer.initializers.Normal(0.02)
         with self.init_scope():
             # stride 2 instead of pooling: D learns its own downsampling
             self.convs = chainer.ChainList(
                 *(
-                    L.Convolution2D(a, b, 5, stride=2, pad=2, initialW=glorot)
+                    L.Convolution2D(a, b, 5, stride=2, pad=2, initialW=normal)
                     for a, b in zip(channels[:-1], channels[1:], strict=True)
                 )
             )
-            self.dense = L.Linear(channels[-1] * size * size, 1, initialW=glorot)
+            # no BatchNorm at D's input; no learned scale and shift: see the sheet (Keras' frozen BatchNorm)
+            self.norms = chainer.ChainList(
+                *(
+                    L.BatchNormalization(c, decay=0.9, eps=1e-5, use_gamma=False, use_beta=False)
+                    for c in channels[2:]
+                )
+            )
+            self.dense = L.Linear(channels[-1] * size * size, 1, initialW=normal)
         # END SOLUTION Q1
 
     def forward(self, x):
         # BEGIN SOLUTION Q1
-        h = x
-        for conv in self.convs:
-            h = F.leaky_relu(conv(h), slope=0.2)
+        # BatchNorm follows chainer.config.train: batch statistics in training, running ones after
+        h = F.leaky_relu(self.convs[0](x), slope=0.2)
+        for conv, norm in zip(self.convs[1:], self.norms, strict=True):
+            h = F.leaky_relu(norm(conv(h)), slope=0.2)
         return self.dense(h)  # a logit: the loss applies the sigmoid
         # END SOLUTION Q1
 
@@ -159,7 +169,8 @@ def train_step(networks, optimizers, images, latents):
     # BEGIN SOLUTION Q3
     generator, discriminator = networks["generator"], networks["discriminator"]
     fakes = generator(latents)
-    # D first, on real and fake; fakes.array is a plain array, cut off from G's graph.
+    # D first, on real and fake in two passes (BatchNorm: each with its own batch statistics);
+    # fakes.array is a plain array, cut off from G's graph. chainer.config.train is True here.
     d_loss = discriminator_loss(discriminator(images), discriminator(fakes.array))
     discriminator.cleargrads()
     d_loss.backward()
