@@ -21,18 +21,19 @@ TOPIC, FRAMEWORK = "cgan", "chainer"
 
 @dataclass
 class Config:
-    dataset: str = "shapes"
+    dataset: str = "simple-shapes"
     data_dir: str = ""
     image_size: int = 32  # a multiple of 16: four stride-2 layers halve or double it four times
     channels: int = 3
     dataset_size: int = 4096
     latent_dim: int = 100
-    width: float = field(default=0.25, metadata={"help": "scales the reference widths"})
+    g_width: float = field(default=0.25, metadata={"help": "scales G's reference channel widths"})
+    d_width: float = field(default=0.5, metadata={"help": "scales D's reference channel widths"})
     num_classes: int = field(default=6, metadata={"help": "classes in the data set (shapes: 6)"})
     class_id: int = field(
         default=-1, metadata={"help": "class to draw, also --class (-1: one row per class)"}
     )
-    steps: int = 3000
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-4
     beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
@@ -71,12 +72,12 @@ class Generator(chainer.Chain):
         super().__init__()
         # BEGIN SOLUTION Q1
         self.size, self.num_classes = config.image_size // 16, config.num_classes
-        self.top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+        self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
         channels = (self.top, c1, c2, c3, config.channels)
-        glorot = chainer.initializers.GlorotUniform()  # Chainer's default is LeCun normal
+        normal = chainer.initializers.Normal(0.02)  # the DCGAN paper's N(0, 0.02); biases start at 0
         with self.init_scope():
             self.dense = L.Linear(
-                config.latent_dim + config.num_classes, self.size * self.size * self.top, initialW=glorot
+                config.latent_dim + config.num_classes, self.size * self.size * self.top, initialW=normal
             )
             self.norms = chainer.ChainList(
                 *(L.BatchNormalization(c, decay=0.9, eps=1e-5) for c in channels[:-1])
@@ -85,7 +86,7 @@ class Generator(chainer.Chain):
             self.ups = chainer.ChainList(
                 *(
                     L.Deconvolution2D(
-                        a, b, 5, stride=2, pad=2, outsize=(self.size * 2**i,) * 2, initialW=glorot
+                        a, b, 5, stride=2, pad=2, outsize=(self.size * 2**i,) * 2, initialW=normal
                     )
                     for i, (a, b) in enumerate(zip(channels[:-1], channels[1:], strict=True), start=1)
                 )
@@ -108,19 +109,26 @@ class Discriminator(chainer.Chain):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        # width scales G only: a weak D lets G collapse
-        channels = (config.channels + config.num_classes, 32, 64, 128, 256)
+        widths = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
+        channels = (config.channels + config.num_classes, *widths)
         size, self.num_classes = config.image_size // 16, config.num_classes
-        glorot = chainer.initializers.GlorotUniform()
+        normal = chainer.initializers.Normal(0.02)
         with self.init_scope():
             # stride 2 instead of pooling: D learns its own downsampling
             self.convs = chainer.ChainList(
                 *(
-                    L.Convolution2D(a, b, 5, stride=2, pad=2, initialW=glorot)
+                    L.Convolution2D(a, b, 5, stride=2, pad=2, initialW=normal)
                     for a, b in zip(channels[:-1], channels[1:], strict=True)
                 )
             )
-            self.dense = L.Linear(channels[-1] * size * size, 1, initialW=glorot)
+            # none at D's input; no learned scale and shift: see the DCGAN sheet (Keras' frozen BatchNorm)
+            self.norms = chainer.ChainList(
+                *(
+                    L.BatchNormalization(c, decay=0.9, eps=1e-5, use_gamma=False, use_beta=False)
+                    for c in channels[2:]
+                )
+            )
+            self.dense = L.Linear(channels[-1] * size * size, 1, initialW=normal)
         # END SOLUTION Q1
 
     def forward(self, x, y):
@@ -129,9 +137,9 @@ class Discriminator(chainer.Chain):
         maps = F.broadcast_to(
             F.reshape(y, (n, -1, 1, 1)), (n, y.shape[1], height, width)
         )  # a plane per class
-        h = F.concat((x, maps), axis=1)
-        for conv in self.convs:
-            h = F.leaky_relu(conv(h), slope=0.2)
+        h = F.leaky_relu(self.convs[0](F.concat((x, maps), axis=1)), slope=0.2)
+        for conv, norm in zip(self.convs[1:], self.norms, strict=True):
+            h = F.leaky_relu(norm(conv(h)), slope=0.2)
         return self.dense(h)  # a logit: the loss applies the sigmoid
         # END SOLUTION Q1
 
@@ -173,12 +181,14 @@ def train_step(networks, optimizers, images, labels, latents):
     # BEGIN SOLUTION Q3
     generator, discriminator = networks["generator"], networks["discriminator"]
     fakes = generator(latents, labels)  # the real batch's labels: the same class mix
-    # D first, on real and fake, each with its label; fakes.array is cut off from G's graph.
+    # D first, on real and fake, each with its label, in two passes (BatchNorm: each half with its
+    # own batch statistics); fakes.array is cut off from G's graph.
     d_loss = discriminator_loss(discriminator(images, labels), discriminator(fakes.array, labels))
     discriminator.cleargrads()
     d_loss.backward()
     optimizers["discriminator"].update()
-    # Then G, through the freshly updated D; only G's optimizer updates.
+    # Then G, through the freshly updated D (BatchNorm still on batch statistics); only G's
+    # optimizer updates.
     g_loss = generator_loss(discriminator(fakes, labels))
     generator.cleargrads()
     g_loss.backward()

@@ -19,18 +19,19 @@ TOPIC, FRAMEWORK = "cgan", "keras"
 
 @dataclass
 class Config:
-    dataset: str = "shapes"
+    dataset: str = "simple-shapes"
     data_dir: str = ""
     image_size: int = 32  # a multiple of 16: four stride-2 layers halve or double it four times
     channels: int = 3
     dataset_size: int = 4096
     latent_dim: int = 100
-    width: float = field(default=0.25, metadata={"help": "scales the reference widths"})
+    g_width: float = field(default=0.25, metadata={"help": "scales G's reference channel widths"})
+    d_width: float = field(default=0.5, metadata={"help": "scales D's reference channel widths"})
     num_classes: int = field(default=6, metadata={"help": "classes in the data set (shapes: 6)"})
     class_id: int = field(
         default=-1, metadata={"help": "class to draw, also --class (-1: one row per class)"}
     )
-    steps: int = 3000
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-4
     beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
@@ -68,17 +69,22 @@ def batches(images, labels, config):
 def Generator(config):
     # BEGIN SOLUTION Q1
     size = config.image_size // 16
-    top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+    top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
+
+    def normal():  # the DCGAN paper's N(0, 0.02) weights; biases start at zero (Keras' default)
+        return keras.initializers.RandomNormal(stddev=0.02)
 
     def up(channels, **kwargs):  # padding="same": a stride-2 transposed convolution doubles the size
-        return layers.Conv2DTranspose(channels, 5, strides=2, padding="same", **kwargs)
+        return layers.Conv2DTranspose(
+            channels, 5, strides=2, padding="same", kernel_initializer=normal(), **kwargs
+        )
 
     def norm():
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
 
     z, y = keras.Input((config.latent_dim,)), keras.Input((config.num_classes,))
     h = layers.Concatenate()([z, y])  # the label joins the noise
-    h = layers.Reshape((size, size, top))(layers.Dense(size * size * top)(h))
+    h = layers.Reshape((size, size, top))(layers.Dense(size * size * top, kernel_initializer=normal())(h))
     h = layers.ReLU()(norm()(h))
     for channels in (c1, c2, c3):
         h = layers.ReLU()(norm()(up(channels)(h)))
@@ -94,11 +100,18 @@ def Discriminator(config):
     # one constant plane per class: (K,) → (1, 1, K) → (H, W, K), stacked under the image's channels
     maps = layers.UpSampling2D(size=config.image_size)(layers.Reshape((1, 1, config.num_classes))(y))
     h = layers.Concatenate()([x, maps])
-    # stride 2 instead of pooling; width scales G only: a weak D lets G collapse
-    for channels in (32, 64, 128, 256):
-        h = layers.Conv2D(channels, 5, strides=2, padding="same")(h)
+    widths = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
+
+    def normal():  # the DCGAN paper's N(0, 0.02) weights; biases start at zero (Keras' default)
+        return keras.initializers.RandomNormal(stddev=0.02)
+
+    for i, channels in enumerate(widths):  # stride 2 instead of pooling: D learns its own downsampling
+        h = layers.Conv2D(channels, 5, strides=2, padding="same", kernel_initializer=normal())(h)
+        if i > 0:  # none at D's input; no learned scale and shift: see the DCGAN sheet
+            h = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False)(h)
         h = layers.LeakyReLU(0.2)(h)
-    logits = layers.Dense(1)(layers.Flatten()(h))  # a logit: no sigmoid here, the loss applies it
+    # a logit: no sigmoid here, the loss applies it
+    logits = layers.Dense(1, kernel_initializer=normal())(layers.Flatten()(h))
     return keras.Model([x, y], logits, name="discriminator")
     # END SOLUTION Q1
 
@@ -115,7 +128,7 @@ def build(config):
 
 # %% 4. Loss (Q2)
 def discriminator_loss(targets, logits):
-    """Sigmoid cross-entropy on a batch of real (target 1) then fake (target 0): log 2 at a draw."""
+    """Sigmoid cross-entropy on rows of (real, fake) logits, targets (1, 0): log 2 at a draw."""
     # BEGIN SOLUTION Q2
     return ops.mean(ops.binary_crossentropy(targets, logits, from_logits=True))
     # END SOLUTION Q2
@@ -129,20 +142,24 @@ def generator_loss(targets, logits):
 
 
 # %% 5. Training step (Q3)
-def train_step(networks, combined, images, labels, latents):
+def train_step(networks, trainer, combined, images, labels, latents):
     # BEGIN SOLUTION Q3
     generator, discriminator = networks["generator"], networks["discriminator"]
     n = len(images)
     fakes = ops.convert_to_numpy(generator([latents, labels], training=True))  # the real batch's labels
-    # D first, on real and fake in one batch. Keras 3 reads `trainable` whenever a model trains,
-    # not once at compile time: D must be switched on for its own update...
+    # D first: the trainer runs D on the real batch and on the fakes in two passes (BatchNorm: each
+    # half with its own batch statistics), every image with its label. Keras 3 reads `trainable`
+    # whenever a model trains, not once at compile time: D must be switched on for its own update...
     discriminator.trainable = True
-    targets = np.concatenate([np.ones((n, 1)), np.zeros((n, 1))]).astype(np.float32)
-    d_loss = discriminator.train_on_batch(
-        [np.concatenate([images, fakes]), np.concatenate([labels, labels])], targets
-    )
-    # ...and off again, so the combined model G → D updates G alone.
+    targets = np.tile(np.array([[1, 0]], dtype=np.float32), (n, 1))  # each row: (real, fake)
+    d_loss = trainer.train_on_batch([images, fakes, labels], targets)
+    # ...and off again, so the combined model G → D updates G alone. A frozen BatchNormalization
+    # runs in inference mode (moving statistics) in Keras 3; D's have no weights to train, so they
+    # are switched back on and D keeps using batch statistics, as it does in the other frameworks.
     discriminator.trainable = False
+    for layer in discriminator.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = True
     g_loss = combined.train_on_batch([latents, labels], np.ones((n, 1), dtype=np.float32))
     return {"d_loss": float(d_loss), "g_loss": float(g_loss)}
     # END SOLUTION Q3
@@ -162,10 +179,14 @@ def train(config, data, networks=None, callback=None):
     with keras.device(device_for(config)):
         # BEGIN SOLUTION Q3
         adam = dict(learning_rate=config.lr, beta_1=config.beta1, epsilon=1e-8)  # 1e-8 as torch's
-        discriminator.trainable = True
-        discriminator.compile(optimizer=keras.optimizers.Adam(**adam), loss=discriminator_loss)
-        discriminator.trainable = False
-        latents, labels = keras.Input((config.latent_dim,)), keras.Input((config.num_classes,))
+        # D's trainer: the same D on real and on fake images, its two logits side by side per row
+        shape = (config.image_size, config.image_size, config.channels)
+        real, fake, labels = keras.Input(shape), keras.Input(shape), keras.Input((config.num_classes,))
+        logits = layers.Concatenate(axis=1)([discriminator([real, labels]), discriminator([fake, labels])])
+        trainer = keras.Model([real, fake, labels], logits, name="discriminator_trainer")
+        trainer.compile(optimizer=keras.optimizers.Adam(**adam), loss=discriminator_loss)
+        # G's trainer: the combined model G → D, trained with D frozen (see train_step)
+        latents = keras.Input((config.latent_dim,))
         combined = keras.Model(
             [latents, labels], discriminator([generator([latents, labels]), labels]), name="combined"
         )
@@ -179,7 +200,7 @@ def train(config, data, networks=None, callback=None):
         for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
             images, labels = next(stream)
             latents = noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
-            losses = train_step(networks, combined, images, labels, latents)
+            losses = train_step(networks, trainer, combined, images, labels, latents)
             for name, value in losses.items():
                 history[name].append(value)
             if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements

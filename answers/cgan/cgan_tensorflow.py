@@ -19,18 +19,19 @@ TOPIC, FRAMEWORK = "cgan", "tensorflow"
 
 @dataclass
 class Config:
-    dataset: str = "shapes"
+    dataset: str = "simple-shapes"
     data_dir: str = ""
     image_size: int = 32  # a multiple of 16: four stride-2 layers halve or double it four times
     channels: int = 3
     dataset_size: int = 4096
     latent_dim: int = 100
-    width: float = field(default=0.25, metadata={"help": "scales the reference widths"})
+    g_width: float = field(default=0.25, metadata={"help": "scales G's reference channel widths"})
+    d_width: float = field(default=0.5, metadata={"help": "scales D's reference channel widths"})
     num_classes: int = field(default=6, metadata={"help": "classes in the data set (shapes: 6)"})
     class_id: int = field(
         default=-1, metadata={"help": "class to draw, also --class (-1: one row per class)"}
     )
-    steps: int = 3000
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-4
     beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
@@ -64,7 +65,7 @@ class Generator(tf.Module):
         super().__init__()
         # BEGIN SOLUTION Q1
         self.size, self.num_classes = config.image_size // 16, config.num_classes
-        self.top, c1, c2, c3 = (max(1, round(n * config.width)) for n in (256, 512, 256, 128))
+        self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
         self.dense = layers.Dense(config.latent_dim + config.num_classes, self.size * self.size * self.top)
         self.norms = [layers.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)]
         # "SAME" makes a stride-2 transposed convolution exactly double the size; tf_core passes
@@ -92,22 +93,24 @@ class Discriminator(tf.Module):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        # width scales G only: a weak D lets G collapse
-        channels = (config.channels + config.num_classes, 32, 64, 128, 256)
+        widths = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
+        channels = (config.channels + config.num_classes, *widths)
         size, self.num_classes = config.image_size // 16, config.num_classes
         # stride 2 instead of pooling: D learns its own downsampling
         self.convs = [
             layers.Conv2D(a, b, 5, stride=2) for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
+        # none at D's input; no learned scale and shift: see the DCGAN sheet (Keras' frozen BatchNorm)
+        self.norms = [layers.BatchNorm(c, momentum=0.9, epsilon=1e-5, affine=False) for c in channels[2:]]
         self.dense = layers.Dense(channels[-1] * size * size, 1)
         # END SOLUTION Q1
 
-    def __call__(self, x, y):
+    def __call__(self, x, y, training):
         # BEGIN SOLUTION Q1
         maps = y[:, None, None, :] * tf.ones_like(x[..., :1])  # one constant plane per class
-        h = tf.concat([x, maps], axis=-1)
-        for conv in self.convs:
-            h = tf.nn.leaky_relu(conv(h), alpha=0.2)
+        h = tf.nn.leaky_relu(self.convs[0](tf.concat([x, maps], axis=-1)), alpha=0.2)
+        for conv, norm in zip(self.convs[1:], self.norms, strict=True):
+            h = tf.nn.leaky_relu(norm(conv(h), training), alpha=0.2)
         return self.dense(tf.reshape(h, [tf.shape(h)[0], -1]))  # a logit: the loss applies the sigmoid
         # END SOLUTION Q1
 
@@ -119,7 +122,12 @@ def build(config):
     )
     tf.random.set_seed(config.seed)
     with tf.device(device_for(config)):
-        return {"generator": Generator(config), "discriminator": Discriminator(config)}
+        networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
+        for network in networks.values():  # the DCGAN paper's N(0, 0.02) weights (tf_core: Glorot)
+            for layer in network.submodules:
+                if isinstance(layer, layers.Dense | layers.Conv2D | layers.Conv2DTranspose):
+                    layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.02))
+    return networks
 
 
 # %% 4. Loss (Q2)
@@ -148,15 +156,18 @@ def train_step(networks, optimizers, images, labels, latents):
     generator, discriminator = networks["generator"], networks["discriminator"]
     with tf.GradientTape() as g_tape:
         fakes = generator(latents, labels, training=True)  # the real batch's labels: the same class mix
-        # D first, on real and fake, each with its label; stop_gradient keeps this update from G.
+        # D first, on real and fake, each with its label, in two passes (BatchNorm: each half with
+        # its own batch statistics); stop_gradient keeps this update from reaching G.
         with tf.GradientTape() as d_tape:
-            real_logits = discriminator(images, labels)
-            d_loss = discriminator_loss(real_logits, discriminator(tf.stop_gradient(fakes), labels))
+            real_logits = discriminator(images, labels, training=True)
+            fake_logits = discriminator(tf.stop_gradient(fakes), labels, training=True)
+            d_loss = discriminator_loss(real_logits, fake_logits)
         optimizers["discriminator"].apply_gradients(
             d_tape.gradient(d_loss, optimizers["discriminator"].var_list)
         )
-        # Then G, through the freshly updated D; only G's variables are differentiated.
-        g_loss = generator_loss(discriminator(fakes, labels))
+        # Then G, through the freshly updated D (BatchNorm still on batch statistics); only G's
+        # variables are differentiated.
+        g_loss = generator_loss(discriminator(fakes, labels, training=True))
     optimizers["generator"].apply_gradients(g_tape.gradient(g_loss, optimizers["generator"].var_list))
     return {"d_loss": d_loss, "g_loss": g_loss}
     # END SOLUTION Q3
@@ -212,7 +223,8 @@ def discriminate(networks, images, labels):
     # BEGIN SOLUTION Q4
     discriminator = networks["discriminator"]
     x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
-    return discriminator(x, tf.one_hot(np.asarray(labels), discriminator.num_classes)).numpy()
+    y = tf.one_hot(np.asarray(labels), discriminator.num_classes)
+    return discriminator(x, y, training=False).numpy()  # BatchNorm: running statistics
     # END SOLUTION Q4
 
 
