@@ -142,7 +142,7 @@ def generator_loss(targets, logits):
 
 
 # %% 5. Training step (Q3)
-def train_step(networks, trainer, combined, images, labels, latents):
+def train_step(networks, trainers, images, labels, latents):
     # BEGIN SOLUTION Q3
     generator, discriminator = networks["generator"], networks["discriminator"]
     n = len(images)
@@ -152,7 +152,7 @@ def train_step(networks, trainer, combined, images, labels, latents):
     # whenever a model trains, not once at compile time: D must be switched on for its own update...
     discriminator.trainable = True
     targets = np.tile(np.array([[1, 0]], dtype=np.float32), (n, 1))  # each row: (real, fake)
-    d_loss = trainer.train_on_batch([images, fakes, labels], targets)
+    d_loss = trainers["discriminator"].train_on_batch([images, fakes, labels], targets)
     # ...and off again, so the combined model G → D updates G alone. A frozen BatchNormalization
     # runs in inference mode (moving statistics) in Keras 3; D's have no weights to train, so they
     # are switched back on and D keeps using batch statistics, as it does in the other frameworks.
@@ -160,7 +160,7 @@ def train_step(networks, trainer, combined, images, labels, latents):
     for layer in discriminator.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.trainable = True
-    g_loss = combined.train_on_batch([latents, labels], np.ones((n, 1), dtype=np.float32))
+    g_loss = trainers["generator"].train_on_batch([latents, labels], np.ones((n, 1), dtype=np.float32))
     return {"d_loss": float(d_loss), "g_loss": float(g_loss)}
     # END SOLUTION Q3
 
@@ -183,14 +183,15 @@ def train(config, data, networks=None, callback=None):
         shape = (config.image_size, config.image_size, config.channels)
         real, fake, labels = keras.Input(shape), keras.Input(shape), keras.Input((config.num_classes,))
         logits = layers.Concatenate(axis=1)([discriminator([real, labels]), discriminator([fake, labels])])
-        trainer = keras.Model([real, fake, labels], logits, name="discriminator_trainer")
-        trainer.compile(optimizer=keras.optimizers.Adam(**adam), loss=discriminator_loss)
+        d_trainer = keras.Model([real, fake, labels], logits, name="discriminator_trainer")
+        d_trainer.compile(optimizer=keras.optimizers.Adam(**adam), loss=discriminator_loss)
         # G's trainer: the combined model G → D, trained with D frozen (see train_step)
         latents = keras.Input((config.latent_dim,))
         combined = keras.Model(
             [latents, labels], discriminator([generator([latents, labels]), labels]), name="combined"
         )
         combined.compile(optimizer=keras.optimizers.Adam(**adam), loss=generator_loss)
+        trainers = {"discriminator": d_trainer, "generator": combined}
         # END SOLUTION Q3
         stream = batches(data.images, data.labels, config)
         noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
@@ -200,7 +201,7 @@ def train(config, data, networks=None, callback=None):
         for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
             images, labels = next(stream)
             latents = noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
-            losses = train_step(networks, trainer, combined, images, labels, latents)
+            losses = train_step(networks, trainers, images, labels, latents)
             for name, value in losses.items():
                 history[name].append(value)
             if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
