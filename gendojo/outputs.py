@@ -123,7 +123,24 @@ def _plain(value):
     return value
 
 
-def finish_run(networks, history, config, out, topic, framework, seconds=None):
+def step_ms(durations):
+    """Summary of per-step durations (seconds) in milliseconds, for history.json's ``step_ms``.
+
+    The median leaves out the warm-up, the first 10% of the steps and at least the first 5, which
+    include graph tracing and compilation (a run too short for that keeps all but its first step).
+    """
+    durations = [1000 * float(d) for d in durations]
+    if not durations:
+        return None
+    warmup = max(5, len(durations) // 10)
+    if warmup >= len(durations):
+        warmup = min(1, len(durations) - 1)
+    kept = durations[warmup:]
+    return {"median": round(float(np.median(kept)), 3), "steps": len(kept), "warmup": warmup,
+            "first": round(durations[0], 3)}  # fmt: skip
+
+
+def finish_run(networks, history, config, out, topic, framework, seconds=None, **extra):
     """End of every answer's ``main``: checkpoint, history file and loss plot, then a summary."""
     from gendojo.frameworks import count_parameters, save_checkpoint
 
@@ -131,7 +148,7 @@ def finish_run(networks, history, config, out, topic, framework, seconds=None):
     parameters = {name: count_parameters(network) for name, network in networks.items()}
     save_history(
         history, out / "history.json", config, topic=topic, framework=framework,
-        parameters=parameters, seconds=seconds,
+        parameters=parameters, seconds=seconds, **extra,
     )  # fmt: skip
     save_loss_plot(history, out / "losses.png", title=f"{topic} · {framework}")
     final = ", ".join(f"{name} {values[-1]:.4f}" for name, values in history.items() if values)
@@ -157,13 +174,17 @@ def train_and_save(config, topic, framework, build, train, data, samples):
     if config.resume:
         load_checkpoint(networks, out)
 
+    durations, step_started = [], [0.0]  # every answer calls the callback at the end of each step
+
     def write_samples(step, networks):
+        durations.append(time.perf_counter() - step_started[0])
         if config.sample_every and step % config.sample_every == 0:
             save_grid(samples(networks), out / f"samples/step{step:06d}.png")
+        step_started[0] = time.perf_counter()  # the time spent writing a grid is no step's
 
-    started = time.perf_counter()
+    started = step_started[0] = time.perf_counter()
     networks, history = train(config, data, networks, callback=write_samples)
     seconds = time.perf_counter() - started
     save_grid(samples(networks), out / "samples.png")
-    finish_run(networks, history, config, out, topic, framework, seconds)
+    finish_run(networks, history, config, out, topic, framework, seconds, step_ms=step_ms(durations))
     return networks, history, out
