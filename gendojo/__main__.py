@@ -1,6 +1,9 @@
 """GenDojo's commands: ``python -m gendojo <command> …`` (or ``gendojo <command> …`` once installed).
 
 starter DIR [--topic T]   a student's copy of answers/ with the solutions taken out
+compare TOPIC [--frameworks F …] [--out DIR] [--answers DIR] [-- FLAGS for every answer]
+                          the four answers of a topic run with one config, side by side: a table
+                          (parameters, ms per step, final losses, quality), samples and loss curves
 """
 
 import sys
@@ -9,6 +12,7 @@ from gendojo.cli import run_main
 
 COMMANDS = {
     "starter": ("gendojo.starter", "a student's copy of answers/ with the solutions taken out"),
+    "compare": ("gendojo.compare", "a topic's four answers run with one config, side by side"),
 }
 
 
