@@ -141,7 +141,10 @@ def step_ms(durations):
 
 
 def finish_run(networks, history, config, out, topic, framework, seconds=None, **extra):
-    """End of every answer's ``main``: checkpoint, history file and loss plot, then a summary."""
+    """End of every answer's ``main``: checkpoint, history file and loss plot, then a summary.
+
+    ``extra`` fields go into history.json; a "quality" one (``gendojo.quality``) is printed too.
+    """
     from gendojo.frameworks import count_parameters, save_checkpoint
 
     save_checkpoint(networks, out)
@@ -154,16 +157,22 @@ def finish_run(networks, history, config, out, topic, framework, seconds=None, *
     final = ", ".join(f"{name} {values[-1]:.4f}" for name, values in history.items() if values)
     timing = f" in {seconds:.1f} s" if seconds is not None else ""
     print(f"{topic} {framework}: {len(next(iter(history.values()), []))} steps{timing}; final {final}")
+    if "quality" in extra:
+        from gendojo.quality import describe
+
+        print(describe(extra["quality"]))
     print(f"wrote {out}/: samples.png, losses.png, history.json, checkpoint/")
 
 
-def train_and_save(config, topic, framework, build, train, data, samples):
+def train_and_save(config, topic, framework, build, train, data, samples, score=None):
     """The body of every answer's ``main`` after the config and data: build (or ``--resume``),
     train with a sample grid every ``config.sample_every`` steps, then write the final grid, the
     checkpoint, the history and the loss plot. Returns ``(networks, history, out)``.
 
     ``samples(networks)`` gives the grid's rows (a list of NHWC arrays in [-1, 1]); an answer
     passes its own inference function there, e.g. ``lambda n: [fixed, reconstruct(n, fixed)]``.
+    ``score(networks)``, if given (the GAN topics), returns a ``gendojo.quality.score`` dict for
+    the trained networks: printed in one line and stored in history.json under "quality".
     """
     import time
 
@@ -186,5 +195,9 @@ def train_and_save(config, topic, framework, build, train, data, samples):
     networks, history = train(config, data, networks, callback=write_samples)
     seconds = time.perf_counter() - started
     save_grid(samples(networks), out / "samples.png")
-    finish_run(networks, history, config, out, topic, framework, seconds, step_ms=step_ms(durations))
+    extra = {}
+    if score is not None:
+        scoring = time.perf_counter()
+        extra["quality"] = {**score(networks), "seconds": round(time.perf_counter() - scoring, 3)}
+    finish_run(networks, history, config, out, topic, framework, seconds, step_ms=step_ms(durations), **extra)
     return networks, history, out

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import gendojo
-from gendojo import gan_metrics
+from gendojo import gan_metrics, quality
 
 TOPIC, FRAMEWORK = "cgan", "pytorch"
 
@@ -268,7 +268,16 @@ def main(argv=None):
             images if config.class_id >= 0 else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
         )
 
-    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
+    def score(networks):  # 1000 samples, each class asked for in turn: see gendojo/quality.py
+        rng = np.random.default_rng(config.seed + 1)  # not the run's noise: fresh samples
+        noise = rng.standard_normal((1000, config.latent_dim), dtype=np.float32)
+        asked = np.arange(1000) % config.num_classes
+        images = np.concatenate(  # 100 at a time
+            [generate(networks, z, y) for z, y in zip(np.split(noise, 10), np.split(asked, 10), strict=True)]
+        )
+        return quality.score(data, images, asked, config=config)
+
+    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples, score)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import numpy as np
 from keras import layers, ops
 
 import gendojo
-from gendojo import gan_metrics
+from gendojo import gan_metrics, quality
 
 TOPIC, FRAMEWORK = "dcgan", "keras"
 
@@ -244,7 +244,13 @@ def main(argv=None):
     def samples(networks):
         return generate(networks, fixed)
 
-    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
+    def score(networks):  # 1000 samples against real images: see gendojo/quality.py
+        rng = np.random.default_rng(config.seed + 1)  # not the run's noise: fresh samples
+        noise = rng.standard_normal((1000, config.latent_dim), dtype=np.float32)
+        images = np.concatenate([generate(networks, z) for z in np.split(noise, 10)])  # 100 at a time
+        return quality.score(data, images, config=config)
+
+    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples, score)
 
 
 if __name__ == "__main__":

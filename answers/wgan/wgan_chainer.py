@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import gendojo
-from gendojo import gan_metrics
+from gendojo import gan_metrics, quality
 from gendojo.chainer_compat import import_chainer
 
 chainer = import_chainer()  # Chainer 7.8.1 predates NumPy 2: this backfills the two names it needs
@@ -249,7 +249,13 @@ def main(argv=None):
     def samples(networks):
         return generate(networks, fixed)
 
-    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
+    def score(networks):  # 1000 samples against real images: see gendojo/quality.py
+        rng = np.random.default_rng(config.seed + 1)  # not the run's noise: fresh samples
+        noise = rng.standard_normal((1000, config.latent_dim), dtype=np.float32)
+        images = np.concatenate([generate(networks, z) for z in np.split(noise, 10)])  # 100 at a time
+        return quality.score(data, images, config=config)
+
+    gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples, score)
 
 
 if __name__ == "__main__":
