@@ -10,6 +10,8 @@ FALL_RATIO = 0.8  # measured: first 10 steps about -0.01, last 10 between -0.78 
 TINY = dict(image_size=16, dataset_size=16, batch_size=16, steps=30, lr=1e-4, diversity_every=10)
 CLI_ARGS = ()
 OUTPUTS = ("samples.png", "losses.png", "history.json")
+# history.json["quality"] of the command-line run must hold these (gendojo/quality.py)
+QUALITY = ("fd", "fd_real", "coverage", "classifier_accuracy")
 
 
 def inference_checks(answer, networks, config, data):
