@@ -37,6 +37,8 @@ from gendojo.outputs import NOT_PLOTTED
 
 ROOT = Path(__file__).resolve().parent.parent
 COLOURS = dict(zip(FRAMEWORKS, ("tab:red", "tab:orange", "tab:blue", "tab:green"), strict=True))
+# quality fields (gendojo.quality) shown in the Markdown table; the CSV has them all
+SCORES = ("fd", "coverage", "label_accuracy", "skipped")
 PARAMETER_NOTE = (
     "Parameter counts must be equal across the frameworks (the same architecture); "
     "a status of `parameters differ` marks a row whose counts differ from the others."
@@ -129,7 +131,7 @@ def flag_parameters(rows):
 
 
 def columns(rows):
-    """``[(csv name, Markdown header, value of a row, Markdown text of a value)]`` for the table."""
+    """``[(csv name, Markdown header or None, value of a row, Markdown text of a value)]``."""
 
     def union(key):
         names = []
@@ -159,7 +161,7 @@ def columns(rows):
     result += [
         ("params_total", "total params", lambda r: sum(r["parameters"].values()) or None, number(0)),
         ("step_ms_median", "ms/step", lambda r: r.get("step_ms"), ms),
-        ("step_ms_steps", "steps timed", lambda r: r.get("step_ms_steps"), number(0)),
+        ("step_ms_steps", None, lambda r: r.get("step_ms_steps"), number(0)),
         ("train_seconds", "train s", lambda r: r.get("seconds"), number(1)),
         ("wall_seconds", "wall s", lambda r: r.get("wall_seconds"), number(1)),
     ]
@@ -167,8 +169,17 @@ def columns(rows):
         result.append(
             (f"final_{name}", f"final {name}", lambda r, n=name: r.get("final", {}).get(n), number(4))
         )
-    for name in union("quality"):
-        result.append((name, name, lambda r, n=name: r.get("quality", {}).get(n), quality))
+    found = union("quality")
+    for name in [n for n in SCORES if n in found] + [n for n in found if n not in SCORES]:
+        shown_in_table = name in SCORES  # the rest (sample count, seconds, …) only in the CSV
+        result.append(
+            (
+                name if shown_in_table else f"quality_{name}",
+                name if shown_in_table else None,
+                lambda r, n=name: r.get("quality", {}).get(n),
+                quality,
+            )
+        )
     return result
 
 
@@ -189,7 +200,7 @@ def _csv(value):
 
 
 def markdown_table(rows):
-    table = columns(rows)
+    table = [column for column in columns(rows) if column[1] is not None]
     lines = [
         "| " + " | ".join(header for _, header, _, _ in table) + " |",
         "|" + "|".join("---" if name in ("framework", "status") else "---:" for name, *_ in table) + "|",
@@ -225,6 +236,14 @@ def write_markdown(topic, rows, records, flags, path, pictures):
         "included. final: the mean of the last 10% of the steps. " + PARAMETER_NOTE,
         "",
     ]
+    references = {r["quality"]["fd_real"] for r in rows if "fd_real" in r.get("quality", {})}
+    if references:
+        text += [
+            "Quality (gendojo/quality.py): `fd`, lower is better, reads against the same distance "
+            f"between two halves of the real images, {', '.join(f'{v:.4g}' for v in sorted(references))}; "
+            "`coverage`: the share of the classes the samples reach. The CSV has every field.",
+            "",
+        ]
     text += [f"![{name}]({name})\n" for name in pictures]
     path.write_text("\n".join(text))
     return path

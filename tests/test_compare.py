@@ -16,7 +16,7 @@ import pytest
 from harness import REFERENCE, ROOT
 
 from gendojo import FRAMEWORKS, outputs
-from gendojo.compare import flag_parameters, side_by_side, summarise, write_csv
+from gendojo.compare import flag_parameters, markdown_table, side_by_side, summarise, write_csv
 
 TINY = ["--steps", "3", "--dataset-size", "16", "--batch-size", "8"]
 ANSWER_FILES = sorted(p for p in REFERENCE.glob("*/*_*.py") if p.stem.split("_")[-1] in FRAMEWORKS)
@@ -198,7 +198,9 @@ def test_rows_with_other_parameter_counts_are_flagged_and_quality_becomes_column
                 "seconds": 1.0, "history": history, "quality": quality or {}}  # fmt: skip
 
     rows = [
-        summarise("pytorch", "ok", 3.0, record(100, {"fd": 1.5, "coverage": 0.75})),
+        summarise(
+            "pytorch", "ok", 3.0, record(100, {"fd": 1.5, "coverage": 0.75, "fd_real": 0.2, "samples": 64})
+        ),
         summarise("tensorflow", "ok", 3.0, record(100, {"fd": 2.5, "coverage": 1.0, "label_accuracy": 0.9})),
         summarise("keras", "ok", 3.0, record(99)),
         summarise("chainer", "failed: ImportError: no chainer", 1.0, None),
@@ -207,9 +209,18 @@ def test_rows_with_other_parameter_counts_are_flagged_and_quality_becomes_column
     assert [row["status"] for row in rows] == ["ok", "ok", "ok, parameters differ", rows[3]["status"]]
     assert rows[0]["final"] == {"loss": pytest.approx(np.mean(np.linspace(1.0, 0.0, 20)[-2:]))}
     table = read_csv(write_csv(rows, tmp_path / "c.csv"))
-    assert list(table[0])[-4:] == ["final_loss", "fd", "coverage", "label_accuracy"]
+    assert list(table[0])[-6:] == [
+        "final_loss",
+        "fd",
+        "coverage",
+        "label_accuracy",
+        "quality_fd_real",
+        "quality_samples",
+    ]
     assert [row["fd"] for row in table] == ["1.5", "2.5", "", ""]
     assert table[3]["params_total"] == "" and table[0]["params_total"] == "110"
+    header = markdown_table(rows).splitlines()[0]  # the Markdown shows the scores, not the counts
+    assert header.endswith("| final loss | fd | coverage | label_accuracy |") and "critic" not in header
     two = [summarise("pytorch", "ok", 1, record(1)), summarise("keras", "ok", 1, record(2))]
     flag_parameters(two)  # no majority: both are flagged
     assert [row["status"] for row in two] == ["ok, parameters differ"] * 2
