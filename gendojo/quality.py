@@ -5,8 +5,9 @@ scores the samples themselves, offline, with a small feature network of its own:
 
 * **The feature network** is a classifier (flatten → 256 ReLU → 64 ReLU → one logit per class),
   trained here in NumPy on one half of the labelled real images. Its 64-unit layer is the feature
-  space. It is trained once per data set and cached (``<cache>/quality/*.npz``, next to the
-  downloads), so later runs only pay for the samples' features.
+  space. It is trained once per set of real images and cached (``<cache>/quality/*.npz``, next to
+  the downloads; one file of up to 3 MB for each data set, size, ``--dataset-size`` and, for the
+  drawn shapes, ``--seed``), so later runs only pay for the samples' features.
 * ``fd``: the Fréchet distance between Gaussians fitted to the features of the samples and of the
   other half of the real images, which the network never saw. 0 for identical statistics; lower
   is better. ``fd_real`` is the same distance between two halves of those real images: about what
@@ -36,7 +37,7 @@ MAX_IMAGES = 4096  # real images used at most (half to train on, half as the ref
 MAX_SIZE = 32  # larger images are average-pooled to at most this size before the network sees them
 HIDDEN, FEATURES = 256, 64
 BATCH, LR, WEIGHT_DECAY = 64, 1e-3, 1e-4
-WORK = 24000  # epochs × inputs per image: 30 epochs at 16×16×3, 8 at 32×32×3 (about 1-2 s on a core)
+WORK = 24000  # epochs × inputs per image: 30 epochs at 16×16×3, 8 at 32×32×3 (about 2 s on a core)
 SPLITS = 5  # fd_real: the mean over this many random splits of the reference into two halves
 SEED = 1234  # the network's own seed, apart from any run's --seed
 ROUGH = 500  # fewer reference images than this: the one-line summary says the numbers are rough
