@@ -1,0 +1,116 @@
+"""One throughput measurement in this process: one answer, or its reference loop, timed per step.
+
+``benchmarks/throughput.py`` runs this once per measurement, each in a fresh process, so that
+frameworks share no thread pools, memory or compiled functions. It is not meant to be run by
+hand, but can be:
+
+    python benchmarks/measure.py --topic dcgan --framework pytorch --kind answer --steps 40 \\
+        --threads 2 --result /tmp/dcgan.json
+
+The answer trains with its own ``train(config, data, callback=...)``, at its default config with
+``steps`` set; the callback only takes a timestamp. The reference trains the same networks with
+``benchmarks/reference/<framework>_reference.py``, which takes a timestamp after every step the
+same way. The result file holds the timestamps (``time.perf_counter``) and the thread settings in
+effect.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
+
+
+def thread_environment(threads):
+    """Environment variables that fix every framework's thread pools (set before they start)."""
+    return dict.fromkeys(THREAD_VARIABLES, str(threads))
+
+
+def set_threads(framework, threads):
+    """Set the thread pools of the framework (and of the Keras backend) before any work runs;
+    return the settings in effect. NumPy (and Chainer on the CPU) follow the BLAS variables."""
+    settings = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    backend = framework
+    if framework == "keras":
+        import keras
+
+        backend = keras.backend.backend()
+        settings["keras_backend"] = backend
+    if backend in ("pytorch", "torch"):
+        import torch
+
+        torch.set_num_threads(threads)
+        torch.set_num_interop_threads(threads)
+        settings["torch_threads"] = torch.get_num_threads()
+        settings["torch_interop_threads"] = torch.get_num_interop_threads()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        settings["tf_intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
+        settings["tf_inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
+    return settings
+
+
+def measure(topic, framework, kind, steps, threads, device=None):
+    """Train ``steps`` steps; return the per-step timestamps and what they were taken under."""
+    settings = set_threads(framework, threads)
+    sys.path.insert(0, str(ROOT))
+    import gendojo
+    from benchmarks.reference import load_answer, module_for
+
+    answer = load_answer(topic, framework)
+    overrides = {"steps": steps, **({"device": device} if device else {})}
+    config = dataclasses.replace(answer.Config(), **overrides)
+    data = gendojo.load_dataset(config)
+    stamps = []
+
+    def probe():
+        stamps.append(time.perf_counter())
+
+    start = time.perf_counter()
+    if kind == "answer":
+        answer.train(config, data, callback=lambda step, networks: probe())
+    else:
+        module_for(framework).train(answer, config, data, steps, probe)
+    return {
+        "topic": topic,
+        "framework": framework,
+        "kind": kind,
+        "steps": steps,
+        "start": start,
+        "stamps": stamps,
+        "threads": settings,
+        "device": str(answer.device_for(config)),
+        "config": {k: v for k, v in dataclasses.asdict(config).items() if isinstance(v, int | float | str)},
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="One throughput measurement (see benchmarks/README.md).")
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--framework", required=True)
+    parser.add_argument("--kind", choices=("answer", "reference"), required=True)
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--device", default=None, help="override the config's device (auto, cpu, gpu)")
+    parser.add_argument("--result", required=True, help="JSON file to write")
+    args = parser.parse_args(argv)
+    result = measure(args.topic, args.framework, args.kind, args.steps, args.threads, args.device)
+    Path(args.result).write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

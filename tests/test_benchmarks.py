@@ -1,0 +1,74 @@
+"""The benchmarks (benchmarks/): the throughput script writes its table, and every reference loop
+does its answer's arithmetic (the same losses, step by step, from the same weights and inputs).
+
+The script runs one topic in one or two frameworks with a few steps; the equivalence check runs
+for AE and DCGAN in all four frameworks by default and for the other topics with ``-m slow``.
+"""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import equivalence  # noqa: E402
+
+FRAMEWORKS = ("pytorch", "tensorflow", "keras", "chainer")
+FAST = ("ae", "dcgan")  # every framework's reference for both model families, in the default run
+
+
+def test_throughput_script_writes_its_table(tmp_path):
+    out = tmp_path / "results"
+    command = [sys.executable, "benchmarks/throughput.py", "--topics", "ae", "--frameworks", "pytorch"]
+    command += ["chainer", "--warmup", "2", "--window", "3", "--rounds", "1", "--threads", "1"]
+    process = subprocess.run(
+        [*command, "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+
+    table = (out / "throughput.md").read_text()
+    assert "| topic | framework | answer ms/step | IQR | reference ms/step | IQR | ratio |" in table
+    assert "**machine:**" in table and "**threads:** 1 per process" in table
+    assert "--warmup 2 --window 3" in table  # the exact command
+
+    rows = list(csv.DictReader((out / "throughput.csv").open()))
+    assert [(row["topic"], row["framework"]) for row in rows] == [("ae", "pytorch"), ("ae", "chainer")]
+    for row in rows:
+        answer, reference = float(row["answer_median_ms"]), float(row["reference_median_ms"])
+        assert answer > 0 and reference > 0
+        assert float(row["ratio"]) == pytest.approx(answer / reference, rel=1e-3)
+        assert int(row["answer_steps"]) == int(row["reference_steps"]) == 3
+        assert f"| ae | {row['framework']} | {answer:.1f} |" in table
+
+    report = json.loads((out / "throughput.json").read_text())
+    assert report["meta"]["machine"]["packages"]["torch"]
+    runs = [run for row in report["rows"] for kind in ("answer", "reference") for run in row[f"{kind}_runs"]]
+    assert len(runs) == 4 and all(len(run["step_ms"]) == 3 for run in runs)
+    torch_run = report["rows"][0]["answer_runs"][0]
+    assert torch_run["threads"]["torch_threads"] == 1 and torch_run["threads"]["OMP_NUM_THREADS"] == "1"
+
+
+CASES = [
+    pytest.param(topic, framework, marks=() if topic in FAST else pytest.mark.slow, id=f"{topic}-{framework}")
+    for topic in equivalence.TOPICS
+    for framework in FRAMEWORKS
+]
+
+
+@pytest.mark.parametrize(("topic", "framework"), CASES)
+def test_reference_does_the_answers_update(topic, framework):
+    answer_losses, reference_losses = equivalence.check(topic, framework, steps=2)
+    assert len(answer_losses) == len(reference_losses) == 2
+
+
+def test_equivalence_check_notices_another_update():
+    # The reference with 10 × the learning rate: the same first loss, another one after the update.
+    answer_losses, reference_losses = equivalence.compare("ae", "pytorch", reference_overrides={"lr": 1e-2})
+    assert reference_losses[0]["loss"] == pytest.approx(answer_losses[0]["loss"], rel=1e-6)
+    assert reference_losses[1]["loss"] != pytest.approx(answer_losses[1]["loss"], rel=1e-3)
