@@ -222,7 +222,7 @@ def settings(records, flags):
 def write_markdown(topic, rows, records, flags, path, pictures):
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
     text = [
-        f"# {topic}: the four frameworks compared",
+        f"# {topic}: {', '.join(row['framework'] for row in rows)} side by side",
         "",
         f"`python -m gendojo compare {topic}` on {time.strftime('%Y-%m-%d %H:%M')} ({machine}); "
         + settings(records, flags)
