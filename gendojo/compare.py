@@ -361,7 +361,7 @@ def compare(topic, frameworks=FRAMEWORKS, out=None, answers=None, flags=(), echo
     echo("")
     echo(markdown_table(rows))
     echo("")
-    echo(PARAMETER_NOTE.replace("`", ""))
+    echo(PARAMETER_NOTE.replace("`", '"'))
     echo(f"wrote {shown(out)}/: comparison.md, comparison.csv, {', '.join(pictures) or 'no pictures'}")
     return rows
 
