@@ -108,13 +108,7 @@ def pytest_collection_modifyitems(config, items):
 
 # Checks that fail on the reference answers for a known, open reason (issue 4): reported as
 # "xfail" with the reason, never hidden. Remove an entry as soon as its cause is fixed.
-KNOWN_OPEN = {
-    "dcgan-keras": dict.fromkeys(
-        ("loss_falls", "discriminator_learns"),
-        "issue 4: on the 100-step tiny run (lr 2e-3) the Keras DCGAN's D loss stays at 0.66-0.68; "
-        "with lr 5e-4 it falls (0.37 -> 0.11) but the other three frameworks' D learn within 10 steps",
-    )
-}
+KNOWN_OPEN = {}
 
 
 def _group(item, group):

@@ -5,6 +5,7 @@ import numpy as np
 LOSSES = ("d_loss", "g_loss")
 FALLING = "d_loss"  # D learns to tell the tiny subset from G's early samples
 FALL_RATIO = 0.8  # measured 0.48-0.61 in the four (one batch of 24 images, which D learns by heart)
+FALL_WINDOW = "lowest"  # D's lowest 10-step average: it rises again as G catches up (harness.check_falls)
 # One tiny run serves every cGAN check, the label check included: 4 images of each class in one
 # batch of 24, at 16 × 16. lr 1e-3, not 2e-3 (the former tiny run's): at 2e-3 whether G had started to
 # use its label after 100 steps depended on the seed (label score 0.04-0.88 over seeds 0-2 in the

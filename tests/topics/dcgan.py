@@ -7,6 +7,7 @@ FALLING = "d_loss"  # D learns to tell the tiny subset from G's early samples
 # measured 0.40-0.81 in the four (one batch of 16 images, which D learns by heart): D's BatchNorm,
 # in training mode on each half alone, hides part of what tells the halves apart
 FALL_RATIO = 0.9
+FALL_WINDOW = "lowest"  # D's lowest 10-step average: it rises again as G catches up (harness.check_falls)
 # faster than the default, so that both networks move within 100 steps. 32 x 32 as the default: at
 # 16 x 16 D's last BatchNorm normalises a 1 x 1 map over the batch alone, which leaves D little to
 # tell real from fake batches by, and G's samples did not move towards the data.
