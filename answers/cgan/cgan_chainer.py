@@ -34,7 +34,7 @@ class Config:
         default=-1, metadata={"help": "class to draw, also --class (-1: one row per class)"}
     )
     steps: int = 2000
-    batch_size: int = 64
+    batch_size: int = 32  # 64 draws crisper shapes in twice the time (see the sheet)
     lr: float = 2e-4
     beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
     seed: int = 0

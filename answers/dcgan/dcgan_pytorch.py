@@ -28,7 +28,7 @@ class Config:
     g_width: float = field(default=0.25, metadata={"help": "scales G's reference channel widths"})
     d_width: float = field(default=0.5, metadata={"help": "scales D's reference channel widths"})
     steps: int = 2000
-    batch_size: int = 64
+    batch_size: int = 32  # 64 draws crisper shapes in twice the time (see the sheet)
     lr: float = 2e-4
     beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
     seed: int = 0
