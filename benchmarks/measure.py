@@ -10,8 +10,8 @@ hand, but can be:
 The answer trains with its own ``train(config, data, callback=...)``, at its default config with
 ``steps`` set; the callback only takes a timestamp. The reference trains the same networks with
 ``benchmarks/reference/<framework>_reference.py``, which takes a timestamp after every step the
-same way. The result file holds the timestamps (``time.perf_counter``) and the thread settings in
-effect.
+same way. The result file holds the timestamps (``time.perf_counter``), the thread settings in
+effect, and how much CPU other processes used while it trained (from /proc/stat).
 """
 
 import argparse
@@ -30,6 +30,31 @@ THREAD_VARIABLES = (
     "TF_NUM_INTRAOP_THREADS",
     "TF_NUM_INTEROP_THREADS",
 )
+
+
+def cpu_counters():
+    """(busy, steal) seconds of all CPUs together since boot, from /proc/stat; None elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq + steal) / tick, steal / tick
+
+
+def cpu_use(before, after, own_seconds, wall_seconds):
+    """How busy the machine was besides this process: the CPU time of everything else (and the
+    time the hypervisor took, "steal") as a share of all CPUs over ``wall_seconds``."""
+    if before is None or after is None or wall_seconds <= 0:
+        return None
+    capacity = wall_seconds * (os.cpu_count() or 1)
+    return {
+        "others_share": max(0.0, (after[0] - before[0] - own_seconds) / capacity),
+        "steal_share": (after[1] - before[1]) / capacity,
+        "own_cpu_s": own_seconds,
+    }
 
 
 def thread_environment(threads):
@@ -80,11 +105,14 @@ def measure(topic, framework, kind, steps, threads, device=None):
     def probe():
         stamps.append(time.perf_counter())
 
+    counters, own = cpu_counters(), time.process_time()
     start = time.perf_counter()
     if kind == "answer":
         answer.train(config, data, callback=lambda step, networks: probe())
     else:
         module_for(framework).train(answer, config, data, steps, probe)
+    end = time.perf_counter()
+    cpu = cpu_use(counters, cpu_counters(), time.process_time() - own, end - start)
     return {
         "topic": topic,
         "framework": framework,
@@ -92,6 +120,7 @@ def measure(topic, framework, kind, steps, threads, device=None):
         "steps": steps,
         "start": start,
         "stamps": stamps,
+        "cpu": cpu,
         "threads": settings,
         "device": str(answer.device_for(config)),
         "config": {k: v for k, v in dataclasses.asdict(config).items() if isinstance(v, int | float | str)},

@@ -34,7 +34,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.measure import thread_environment
+from benchmarks.measure import cpu_counters, thread_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPICS = ("ae", "convae", "vae", "gan", "dcgan", "cgan", "wgan", "pix2pix")
@@ -85,6 +85,38 @@ def run_one(topic, framework, kind, args):
     return result
 
 
+def others_busy(seconds=1.0):
+    """Share of all CPUs that other processes use over the next ``seconds`` (this one sleeps)."""
+    before = cpu_counters()
+    time.sleep(seconds)
+    after = cpu_counters()
+    return None if before is None else (after[0] - before[0]) / (seconds * (os.cpu_count() or 1))
+
+
+def wait_until_quiet(args, log):
+    """Before a measurement: wait (at most ``--wait-quiet`` seconds) while other processes use
+    more than ``--quiet-threshold`` of the CPUs. On 2 cores, one busy process next to a
+    2-thread framework can slow its steps down many times over."""
+    if args.wait_quiet <= 0:
+        return
+    deadline, said = time.monotonic() + args.wait_quiet, False
+    while (share := others_busy()) is not None and share > args.quiet_threshold:
+        if time.monotonic() >= deadline:
+            log(
+                f"  still busy after {args.wait_quiet} s (others use {share:.0%} of the CPUs): measuring anyway"
+            )
+            return
+        if not said:
+            log(f"  waiting for other processes to finish (they use {share:.0%} of the CPUs)")
+            said = True
+        time.sleep(5)
+
+
+def others_share(result):
+    cpu = result.get("cpu")
+    return None if cpu is None else cpu["others_share"]
+
+
 def window_ms(result, warmup, window):
     """Milliseconds of steps warmup+1 … warmup+window (a step: the gap between two timestamps)."""
     stamps = result["stamps"]
@@ -107,15 +139,43 @@ def summary(times):
     }
 
 
+def measure_round(topic, framework, order, args, log):
+    """The answer and the reference once each, in ``order``; again (up to ``--retries`` times)
+    when another process was busy during either. Returns the kept results and the discarded."""
+    discarded = []
+    for attempt in range(args.retries + 1):
+        results = {}
+        for kind in order:
+            wait_until_quiet(args, log)
+            results[kind] = run_one(topic, framework, kind, args)
+        busy = [share for r in results.values() if (share := others_share(r)) is not None]
+        if attempt == args.retries or not busy or max(busy) <= args.quiet_threshold:
+            return results, discarded
+        log(f"  {topic:8} {framework:10} others used {max(busy):.0%} of the CPUs meanwhile: measuring again")
+        discarded.append(
+            [{"kind": k, "others_share": others_share(r), **_median(r, args)} for k, r in results.items()]
+        )
+    raise AssertionError("unreachable")
+
+
+def _median(result, args):
+    if "error" in result or len(result["stamps"]) < args.warmup + args.window:
+        return {}
+    return {"median_ms": statistics.median(window_ms(result, args.warmup, args.window))}
+
+
 def measure_pair(topic, framework, args, log):
     """All rounds of the answer and its reference, alternating; their pooled window statistics."""
     kinds = ("answer",) if args.no_reference else KINDS
     times = {kind: [] for kind in kinds}
     runs = {kind: [] for kind in kinds}
+    discarded = []
     for round_index in range(args.rounds):
         order = kinds if round_index % 2 == 0 else tuple(reversed(kinds))
+        results, thrown_away = measure_round(topic, framework, order, args, log)
+        discarded += [{"round": round_index, "runs": attempt} for attempt in thrown_away]
         for kind in order:
-            result = run_one(topic, framework, kind, args)
+            result = results[kind]
             if "error" not in result and len(result["stamps"]) < args.warmup + args.window:
                 result = {"error": f"only {len(result['stamps'])} steps timed", "wall_s": result["wall_s"]}
             run = {"round": round_index, "wall_s": round(result["wall_s"], 2)}
@@ -129,16 +189,23 @@ def measure_pair(topic, framework, args, log):
                     median_ms=statistics.median(step_ms),
                     first_step_s=result["stamps"][0] - result["start"],
                     load_1min=result["load_1min"],
+                    others_share=others_share(result),
+                    steal_share=result["cpu"] and result["cpu"]["steal_share"],
                     threads=result["threads"],
                     device=result["device"],
                     step_ms=[round(t, 3) for t in step_ms],
                 )
+                busy = "" if run["others_share"] is None else f", others {run['others_share']:.0%}"
                 log(
                     f"  {topic:8} {framework:10} {kind:9} {run['median_ms']:9.2f} ms/step"
-                    f"  (process {result['wall_s']:.1f} s, load {result['load_1min']:.2f})"
+                    f"  (process {result['wall_s']:.1f} s, load {result['load_1min']:.2f}{busy})"
                 )
             runs[kind].append(run)
-    row = {"topic": topic, "framework": framework}
+    row = {"topic": topic, "framework": framework, "discarded": discarded}
+    shares = [
+        run["others_share"] for kind in kinds for run in runs[kind] if run.get("others_share") is not None
+    ]
+    row["others_max"] = max(shares) if shares else None
     for kind in kinds:
         row[kind] = summary(times[kind])
         row[f"{kind}_runs"] = runs[kind]
@@ -182,6 +249,13 @@ def machine():
 # --- writing the results -------------------------------------------------------------------------
 
 
+def busy_cell(row, threshold):
+    share = row.get("others_max")
+    if share is None:
+        return "—"
+    return f"{share:.0%}" + (" ⚠" if share > threshold else "")
+
+
 def fmt(value, digits=1):
     return "—" if value is None else f"{value:.{digits}f}"
 
@@ -190,6 +264,19 @@ def loop_name(topic, framework):
     if framework == "keras" and topic not in ("ae", "convae", "vae"):
         return REFERENCE_LOOPS["keras-gan"]
     return REFERENCE_LOOPS[framework]
+
+
+def busy_line(meta, rows):
+    shares = meta["others_shares"]
+    if not shares:
+        return "- **other processes:** not measured (no /proc/stat)"
+    flagged = sum(1 for row in rows if (row["others_max"] or 0) > meta["quiet_threshold"])
+    return (
+        f"- **other processes** used a median {statistics.median(shares):.1%} and at most {max(shares):.1%} of "
+        f"the CPUs during the kept measurements (hypervisor steal at most {meta['steal_max']:.1%}); "
+        f"{meta['remeasured']} round(s) were measured again because others used more than "
+        f"{meta['quiet_threshold']:.0%}; {flagged} row(s) marked ⚠ still had one above it"
+    )
 
 
 def render_markdown(report):
@@ -212,10 +299,11 @@ def render_markdown(report):
         f"{', '.join(sorted(meta['keras_backends'])) or 'not measured'}",
         f"- **threads:** {meta['threads']} per process ({', '.join(f'{k}={v}' for k, v in meta['thread_environment'].items())}; "
         "torch.set_num_threads / set_num_interop_threads and TensorFlow's intra/inter-op pools set to the same)",
-        f"- **date:** {meta['date']}; full run took {meta['total_s'] / 60:.1f} min "
+        f"- **date:** {meta['date']}; this run took {meta['total_s'] / 60:.1f} min "
         f"({meta['measurements']} measurements, {meta['rounds']} round(s) each)",
         f"- **load average (1 min):** {meta['load_start']:.2f} at the start, {meta['load_end']:.2f} at the end, "
         f"{meta['load_max']:.2f} the highest seen after a measurement",
+        busy_line(meta, rows),
         f"- **command:** `{meta['command']}`",
         "",
     ]
@@ -242,8 +330,8 @@ def render_markdown(report):
         "",
         "## Every measurement",
         "",
-        "| topic | framework | answer ms/step | IQR | reference ms/step | IQR | ratio | reference loop |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| topic | framework | answer ms/step | IQR | reference ms/step | IQR | ratio | others' CPU | reference loop |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         answer, reference = row.get("answer"), row.get("reference")
@@ -252,14 +340,18 @@ def render_markdown(report):
             f"| {row['topic']} | {row['framework']} | {fmt(answer and answer['median_ms'])} "
             f"| {fmt(answer and answer['iqr_ms'])} | {fmt(reference and reference['median_ms'])} "
             f"| {fmt(reference and reference['iqr_ms'])} | {fmt(row.get('ratio'), 2)} "
+            f"| {busy_cell(row, report['meta']['quiet_threshold'])} "
             f"| {loop_name(row['topic'], row['framework'])}"
             + (f"; failed: {errors[0]}" if errors else "")
             + " |"
         )
     lines += [
         "",
-        "IQR: interquartile range of the window's step times (ms). Per-step times, per-round medians, the",
-        "time to the first step and the load average after each measurement are in throughput.json.",
+        "IQR: interquartile range of the window's step times (ms). Others' CPU: the most CPU that other",
+        "processes used during one of the row's kept measurements, as a share of all CPUs (⚠: above",
+        f"{report['meta']['quiet_threshold']:.0%}; on 2 cores that can slow a 2-thread framework down many times over).",
+        "Per-step times, per-round medians, the time to the first step, the load average after each",
+        "measurement and the discarded (busy) rounds are in throughput.json.",
         "",
     ]
     return "\n".join(lines)
@@ -279,7 +371,7 @@ def write(report, out):
                 for kind in KINDS
                 for s in ("median_ms", "q1_ms", "q3_ms", "iqr_ms", "mean_ms", "steps")
             ]
-            + ["ratio", "reference_loop"]
+            + ["ratio", "others_cpu_max", "reference_loop"]
         )
         for row in report["rows"]:
             values = [row["topic"], row["framework"]]
@@ -290,7 +382,12 @@ def write(report, out):
                     for s in ("median_ms", "q1_ms", "q3_ms", "iqr_ms", "mean_ms", "steps")
                 ]
             ratio = row.get("ratio")
-            values += ["" if ratio is None else round(ratio, 4), loop_name(row["topic"], row["framework"])]
+            others = row.get("others_max")
+            values += [
+                "" if ratio is None else round(ratio, 4),
+                "" if others is None else round(others, 4),
+                loop_name(row["topic"], row["framework"]),
+            ]
             writer.writerow(values)
 
 
@@ -315,6 +412,24 @@ def parse(argv):
         type=int,
         default=2,
         help="answer/reference pairs per topic × framework (order alternates)",
+    )
+    parser.add_argument(
+        "--quiet-threshold",
+        type=float,
+        default=0.1,
+        help="share of all CPUs other processes may use before the machine counts as busy",
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=int,
+        default=300,
+        help="seconds to wait at most, before each measurement, for a busy machine (0: never wait)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="times to measure a round again when the machine was busy during it",
     )
     parser.add_argument("--device", default=None, help="override the answers' device (auto, cpu, gpu)")
     parser.add_argument("--no-reference", action="store_true", help="measure the answers only")
@@ -357,6 +472,10 @@ def main(argv=None):
         "load_start": load_start,
         "load_end": os.getloadavg()[0],
         "load_max": max([run.get("load_1min", 0.0) for run in runs] + [load_start]),
+        "quiet_threshold": args.quiet_threshold,
+        "others_shares": sorted(run["others_share"] for run in runs if run.get("others_share") is not None),
+        "steal_max": max([run.get("steal_share") or 0.0 for run in runs] + [0.0]),
+        "remeasured": sum(len(row["discarded"]) for row in rows),
         "devices": sorted({run["device"] for run in runs if "device" in run}),
         "keras_backends": sorted(
             {run["threads"]["keras_backend"] for run in runs if "keras_backend" in run.get("threads", {})}
