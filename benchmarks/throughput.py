@@ -249,6 +249,16 @@ def machine():
 # --- writing the results -------------------------------------------------------------------------
 
 
+def round_ratios(row):
+    """answer ÷ reference of each round's medians: how far the ratio moves from round to round."""
+    medians = {
+        kind: {run["round"]: run["median_ms"] for run in row.get(f"{kind}_runs", []) if "median_ms" in run}
+        for kind in KINDS
+    }
+    rounds = sorted(set(medians["answer"]) & set(medians["reference"]))
+    return [medians["answer"][r] / medians["reference"][r] for r in rounds]
+
+
 def busy_cell(row, threshold):
     share = row.get("others_max")
     if share is None:
@@ -330,8 +340,8 @@ def render_markdown(report):
         "",
         "## Every measurement",
         "",
-        "| topic | framework | answer ms/step | IQR | reference ms/step | IQR | ratio | others' CPU | reference loop |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| topic | framework | answer ms/step | IQR | reference ms/step | IQR | ratio | per round | others' CPU | reference loop |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for row in rows:
         answer, reference = row.get("answer"), row.get("reference")
@@ -340,6 +350,7 @@ def render_markdown(report):
             f"| {row['topic']} | {row['framework']} | {fmt(answer and answer['median_ms'])} "
             f"| {fmt(answer and answer['iqr_ms'])} | {fmt(reference and reference['median_ms'])} "
             f"| {fmt(reference and reference['iqr_ms'])} | {fmt(row.get('ratio'), 2)} "
+            f"| {', '.join(f'{r:.2f}' for r in round_ratios(row))} "
             f"| {busy_cell(row, report['meta']['quiet_threshold'])} "
             f"| {loop_name(row['topic'], row['framework'])}"
             + (f"; failed: {errors[0]}" if errors else "")
@@ -347,7 +358,8 @@ def render_markdown(report):
         )
     lines += [
         "",
-        "IQR: interquartile range of the window's step times (ms). Others' CPU: the most CPU that other",
+        "IQR: interquartile range of the window's step times (ms). Per round: the ratio of each round's",
+        "medians alone; where they fall on both sides of 1, the row's ratio is noise. Others' CPU: the most CPU that other",
         "processes used during one of the row's kept measurements, as a share of all CPUs (⚠: above",
         f"{report['meta']['quiet_threshold']:.0%}; on 2 cores that can slow a 2-thread framework down many times over).",
         "Per-step times, per-round medians, the time to the first step, the load average after each",
