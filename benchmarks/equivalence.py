@@ -2,8 +2,8 @@
 
 The answer trains a few steps with its own ``train`` while a wrapper around its ``train_step``
 records every step's inputs (images, noise, labels, ...). A second copy of the networks, built
-from the same seed, is then trained by the reference's update on exactly those inputs, and the
-losses of each step must agree. The first step checks the forward pass and the losses, the later
+alongside and given the same initial weights, is then trained by the reference's update on
+exactly those inputs, and the losses of each step must agree. The first step checks the forward pass and the losses, the later
 ones the update (optimizer, its settings, the order of updates, clipping).
 
 Randomness inside a step is made the same on both sides: NumPy's and PyTorch's global generators
@@ -47,6 +47,24 @@ def _copy(value):
     if isinstance(value, np.ndarray):
         return value.copy()
     return value  # TensorFlow tensors are immutable
+
+
+def _copy_weights(source, target, framework):
+    """Make ``target`` (a networks dict) start from ``source``'s weights, whatever the build's
+    seeding left behind in this process (Keras' global seed generator outlives set_random_seed)."""
+    for name, network in source.items():
+        other = target[name]
+        if framework == "pytorch":
+            other.load_state_dict(network.state_dict())
+        elif framework == "tensorflow":
+            for a, b in zip(network.variables, other.variables, strict=True):
+                b.assign(a)
+        elif framework == "keras":
+            other.set_weights(network.get_weights())
+        else:
+            params = dict(other.namedparams())
+            for path, parameter in network.namedparams():
+                params[path].array[...] = parameter.array
 
 
 def _reseed(step):
@@ -97,13 +115,15 @@ def compare(topic, framework, steps=2, reference_overrides=None):
         _reseed(len(recorded) - 1)
         return original(*args, **kwargs)
 
+    networks, copies = answer.build(config), answer.build(config)
+    _copy_weights(networks, copies, framework)
     answer.train_step = recording_train_step
     try:
-        _, history = answer.train(config, data, networks=answer.build(config))
+        _, history = answer.train(config, data, networks=networks)
     finally:
         answer.train_step = original
     reference_config = dataclasses.replace(config, **(reference_overrides or {}))
-    reference_losses = reference.replay(answer, reference_config, answer.build(config), recorded, _reseed)
+    reference_losses = reference.replay(answer, reference_config, copies, recorded, _reseed)
     names = sorted(set(reference_losses[0]) & set(history))
     answer_losses = [{name: float(history[name][step]) for name in names} for step in range(steps)]
     reference_losses = [{name: losses[name] for name in names} for losses in reference_losses]
