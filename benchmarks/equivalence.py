@@ -50,8 +50,9 @@ def _copy(value):
 
 
 def _copy_weights(source, target, framework):
-    """Make ``target`` (a networks dict) start from ``source``'s weights, whatever the build's
-    seeding left behind in this process (Keras' global seed generator outlives set_random_seed)."""
+    """Make ``target`` (a networks dict) start from ``source``'s weights, so that the check does
+    not rest on two builds from one seed giving the same weights in a process that has already
+    built other networks."""
     for name, network in source.items():
         other = target[name]
         if framework == "pytorch":
