@@ -193,6 +193,7 @@ def measure_pair(topic, framework, args, log):
                     steal_share=result["cpu"] and result["cpu"]["steal_share"],
                     threads=result["threads"],
                     device=result["device"],
+                    config=result["config"],
                     step_ms=[round(t, 3) for t in step_ms],
                 )
                 busy = "" if run["others_share"] is None else f", others {run['others_share']:.0%}"
