@@ -33,7 +33,7 @@ import numpy as np
 
 from gendojo.errors import GenDojoError
 from gendojo.frameworks import FRAMEWORKS
-from gendojo.outputs import NOT_PLOTTED
+from gendojo.outputs import NOT_PLOTTED, running_mean
 
 ROOT = Path(__file__).resolve().parent.parent
 COLOURS = dict(zip(FRAMEWORKS, ("tab:red", "tab:orange", "tab:blue", "tab:green"), strict=True))
@@ -300,10 +300,8 @@ def write_loss_plot(topic, histories, path):
             colour = COLOURS.get(framework)
             steps = np.arange(len(values))
             if len(values) >= 20:
-                window = max(5, len(values) // 50)
-                smooth = np.convolve(values, np.ones(window) / window, mode="valid")
                 axes.plot(steps, values, color=colour, alpha=0.15, linewidth=0.6)
-                axes.plot(steps[window - 1 :], smooth, color=colour, label=framework)
+                axes.plot(*running_mean(values), color=colour, label=framework)
             else:
                 axes.plot(steps, values, color=colour, label=framework, marker=".")
         axes.set_title(name)

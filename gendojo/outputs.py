@@ -69,6 +69,14 @@ def save_grid(rows, path, **kwargs):
     return path
 
 
+def running_mean(values):
+    """(steps, means) of a running mean over a 50th of ``values`` (at least 5): it makes the trend
+    of a noisy loss curve readable. Each mean is drawn at the last step of its window."""
+    window = max(5, len(values) // 50)
+    means = np.convolve(values, np.ones(window) / window, mode="valid")
+    return np.arange(window - 1, len(values)), means
+
+
 def save_loss_plot(history, path, title=""):
     """One line per loss in ``history`` (a dict of per-step lists), against the training step."""
     from matplotlib.figure import Figure
@@ -80,10 +88,8 @@ def save_loss_plot(history, path, title=""):
             continue
         values = np.asarray(values, dtype=np.float64)
         axes.plot(np.arange(len(values)), values, label=name, alpha=0.35, linewidth=0.8)
-        if len(values) >= 20:  # a running mean makes the trend readable through the noise
-            window = max(5, len(values) // 50)
-            smooth = np.convolve(values, np.ones(window) / window, mode="valid")
-            axes.plot(np.arange(window - 1, len(values)), smooth, color=axes.lines[-1].get_color())
+        if len(values) >= 20:
+            axes.plot(*running_mean(values), color=axes.lines[-1].get_color())
     axes.set_xlabel("training step")
     axes.set_ylabel("loss")
     axes.set_title(title)
@@ -174,8 +180,6 @@ def train_and_save(config, topic, framework, build, train, data, samples, score=
     ``score(networks)``, if given (the GAN topics), returns a ``gendojo.quality.score`` dict for
     the trained networks: printed in one line and stored in history.json under "quality".
     """
-    import time
-
     from gendojo.frameworks import load_checkpoint
 
     out = output_dir(config.out, topic, framework)
@@ -183,15 +187,16 @@ def train_and_save(config, topic, framework, build, train, data, samples, score=
     if config.resume:
         load_checkpoint(networks, out)
 
-    durations, step_started = [], [0.0]  # every answer calls the callback at the end of each step
+    durations = []  # every answer calls the callback at the end of each step
 
     def write_samples(step, networks):
-        durations.append(time.perf_counter() - step_started[0])
+        nonlocal step_started
+        durations.append(time.perf_counter() - step_started)
         if config.sample_every and step % config.sample_every == 0:
             save_grid(samples(networks), out / f"samples/step{step:06d}.png")
-        step_started[0] = time.perf_counter()  # the time spent writing a grid is no step's
+        step_started = time.perf_counter()  # the time spent writing a grid is no step's
 
-    started = step_started[0] = time.perf_counter()
+    started = step_started = time.perf_counter()
     networks, history = train(config, data, networks, callback=write_samples)
     seconds = time.perf_counter() - started
     save_grid(samples(networks), out / "samples.png")

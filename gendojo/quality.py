@@ -86,6 +86,23 @@ def score(data, samples, labels=None, config=None, cache_dir=None):
     return result
 
 
+def score_generator(data, config, generate, num_classes=None, count=1000, batch=100):
+    """``score`` of ``count`` fresh samples of a generator, made ``batch`` at a time.
+
+    ``generate(latents)``, or ``generate(latents, labels)`` when ``num_classes`` is given (the
+    classes are then asked for in turn), is the answer's own inference function. The noise comes
+    from ``seed + 1``, not the run's stream, and is the same in every framework.
+    """
+    rng = np.random.default_rng(config.seed + 1)
+    noise = rng.standard_normal((count, config.latent_dim), dtype=np.float32)
+    chunks = np.split(noise, count // batch)
+    if num_classes is None:
+        return score(data, np.concatenate([generate(z) for z in chunks]), config=config)
+    asked = np.arange(count) % num_classes
+    pairs = zip(chunks, np.split(asked, count // batch), strict=True)
+    return score(data, np.concatenate([generate(z, y) for z, y in pairs]), asked, config=config)
+
+
 def describe(result):
     """One line for the terminal."""
     if "skipped" in result:

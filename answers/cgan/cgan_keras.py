@@ -259,14 +259,10 @@ def main(argv=None):
             images if config.class_id >= 0 else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
         )
 
-    def score(networks):  # 1000 samples, each class asked for in turn: see gendojo/quality.py
-        rng = np.random.default_rng(config.seed + 1)  # not the run's noise: fresh samples
-        noise = rng.standard_normal((1000, config.latent_dim), dtype=np.float32)
-        asked = np.arange(1000) % config.num_classes
-        images = np.concatenate(  # 100 at a time
-            [generate(networks, z, y) for z, y in zip(np.split(noise, 10), np.split(asked, 10), strict=True)]
+    def score(networks):  # 1000 fresh samples, each class asked for in turn: see gendojo/quality.py
+        return quality.score_generator(
+            data, config, lambda z, y: generate(networks, z, y), num_classes=config.num_classes
         )
-        return quality.score(data, images, asked, config=config)
 
     gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples, score)
 

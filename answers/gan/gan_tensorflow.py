@@ -188,11 +188,8 @@ def main(argv=None):
     def samples(networks):
         return generate(networks, fixed)
 
-    def score(networks):  # 1000 samples against real images: see gendojo/quality.py
-        rng = np.random.default_rng(config.seed + 1)  # not the run's noise: fresh samples
-        noise = rng.standard_normal((1000, config.latent_dim), dtype=np.float32)
-        images = np.concatenate([generate(networks, z) for z in np.split(noise, 10)])  # 100 at a time
-        return quality.score(data, images, config=config)
+    def score(networks):  # 1000 fresh samples against real images: see gendojo/quality.py
+        return quality.score_generator(data, config, lambda z: generate(networks, z))
 
     gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples, score)
 
