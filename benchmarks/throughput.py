@@ -316,6 +316,7 @@ def render_markdown(report):
         f"{meta['load_max']:.2f} the highest seen after a measurement",
         busy_line(meta, rows),
         f"- **command:** `{meta['command']}`",
+        *update_lines(meta),
         "",
     ]
     frameworks = [f for f in FRAMEWORKS if any(r["framework"] == f for r in rows)]
@@ -368,6 +369,31 @@ def render_markdown(report):
         "",
     ]
     return "\n".join(lines)
+
+
+def merge(old, new):
+    """``old``'s rows with those ``new`` measured again replaced, in table order; ``old``'s header
+    stays, and ``new``'s is kept under ``meta["updates"]`` with the rows it replaced."""
+    measured = {(row["topic"], row["framework"]): row for row in new["rows"]}
+    rows = {(row["topic"], row["framework"]): row for row in old["rows"]} | measured
+    order = [(t, f) for t in TOPICS for f in FRAMEWORKS if (t, f) in rows]
+    update = {**new["meta"], "rows": [f"{t} {f}" for t, f in order if (t, f) in measured]}
+    meta = {**old["meta"], "updates": [*old["meta"].get("updates", []), update]}
+    return {"meta": meta, "rows": [rows[key] for key in order]}
+
+
+def update_lines(meta):
+    """One header line per --update run: which rows it measured again, when and how busy."""
+    lines = []
+    for update in meta.get("updates", []):
+        shares = update["others_shares"]
+        others = f"; others' CPU at most {max(shares):.1%}" if shares else ""
+        lines.append(
+            f"- **measured again:** {', '.join(update['rows'])} on {update['date']} ({update['threads']} "
+            f"threads; load average {update['load_start']:.2f} → {update['load_end']:.2f}{others}; "
+            f"{update['total_s'] / 60:.1f} min): `{update['command']}`"
+        )
+    return lines
 
 
 def write(report, out):
@@ -448,6 +474,11 @@ def parse(argv):
     parser.add_argument("--no-reference", action="store_true", help="measure the answers only")
     parser.add_argument("--timeout", type=int, default=900, help="seconds one measurement may take")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for the results")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="replace only the measured rows of the results already in --out, keep the others",
+    )
     args = parser.parse_args(argv)
     if args.warmup < 1 or args.window < 1 or args.rounds < 1 or args.threads < 1:
         parser.error("--warmup, --window, --rounds and --threads must be at least 1")
@@ -498,6 +529,9 @@ def main(argv=None):
         ),
     }
     report = {"meta": meta, "rows": rows}
+    previous = Path(args.out) / "throughput.json"
+    if args.update and previous.exists():
+        report = merge(json.loads(previous.read_text()), report)
     write(report, args.out)
     log(f"wrote {args.out}/throughput.md, .csv, .json in {meta['total_s'] / 60:.1f} min")
     failed = sum("error" in run for run in runs)

@@ -18,3 +18,13 @@ for argument in sys.argv[1:]:
     except BaseException as error:  # reported, not raised: one answer must not hide the others
         result["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
     print("RESULT " + json.dumps(result), flush=True)
+
+# gendojo/keras_tools.py's compiled training-mode pass, on this backend too (test_kit.py checks it)
+result = {"topic": "keras_tools", "backend": keras.backend.backend()}
+try:
+    from keras_checks import training_mode_differences
+
+    result["training_mode"] = training_mode_differences()
+except BaseException as error:
+    result["error"] = f"{type(error).__name__}: {error}"
+print("RESULT " + json.dumps(result), flush=True)

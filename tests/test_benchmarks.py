@@ -55,6 +55,28 @@ def test_throughput_script_writes_its_table(tmp_path):
     assert torch_run["threads"]["torch_threads"] == 1 and torch_run["threads"]["OMP_NUM_THREADS"] == "1"
 
 
+def test_update_replaces_only_the_rows_measured_again():
+    from benchmarks import throughput
+
+    def report(rows, date):
+        meta = {"date": date, "command": f"run on {date}", "threads": 2, "load_start": 0.1, "load_end": 0.2}
+        meta |= {"others_shares": [0.01], "total_s": 60.0}
+        return {"meta": meta, "rows": [{"topic": t, "framework": f, "ms": ms} for t, f, ms in rows]}
+
+    old = report([("ae", "pytorch", 3.0), ("wgan", "keras", 244.0), ("wgan", "chainer", 412.0)], "day 1")
+    new = report([("wgan", "keras", 120.0), ("gan", "keras", 20.0)], "day 2")
+    merged = throughput.merge(old, new)
+    assert [(r["topic"], r["framework"], r["ms"]) for r in merged["rows"]] == [
+        ("ae", "pytorch", 3.0),
+        ("gan", "keras", 20.0),
+        ("wgan", "keras", 120.0),
+        ("wgan", "chainer", 412.0),
+    ]
+    assert merged["meta"]["date"] == "day 1"  # the header is the first run's
+    (line,) = throughput.update_lines(merged["meta"])
+    assert "gan keras, wgan keras on day 2" in line and "`run on day 2`" in line
+
+
 CASES = [
     pytest.param(topic, framework, marks=() if topic in FAST else pytest.mark.slow, id=f"{topic}-{framework}")
     for topic in equivalence.TOPICS

@@ -49,3 +49,20 @@ def test_runs_on_torch_backend(answer_ref, request):
     assert result["backend"] == "torch"
     assert "error" not in result, f"on the torch backend: {result.get('error')}"
     assert all(math.isfinite(v) for values in result["history"].values() for v in values), result["history"]
+
+
+def test_keras_tools_training_mode_on_torch_backend(request):
+    """gendojo.keras_tools.TrainingMode keeps its promise on the torch backend as well."""
+    from test_kit import check_training_mode
+
+    refs = [
+        item.callspec.params["answer_ref"]
+        for item in request.session.items
+        if item.originalname == "test_runs_on_torch_backend"
+    ]
+    result = run_on_backend("torch", refs).get("keras_tools")
+    assert result is not None, (
+        f"no result from the torch-backend run: {run_on_backend('torch', refs)['_stderr'][-500:]}"
+    )
+    assert "error" not in result, result["error"]
+    check_training_mode(result["training_mode"], result["backend"])

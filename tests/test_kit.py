@@ -112,3 +112,24 @@ def test_chainer_compat_is_needed_and_enough():
     fixed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
     assert fixed.returncode == 0, fixed.stderr[-2000:]
     assert fixed.stdout.strip() == "7.8.1"
+
+
+def check_training_mode(differences, backend):
+    """gendojo.keras_tools.TrainingMode gives the eager training-mode call's numbers, compiled."""
+    # BatchNorm: batch statistics, and the same output and moving averages as the eager call
+    assert differences["batchnorm_output_vs_eager"] == 0.0, differences
+    assert differences["batchnorm_moving_vs_eager"] == 0.0, differences
+    assert differences["batchnorm_moving_moved"] > 1e-3, f"the moving statistics did not move: {differences}"
+    assert differences["batchnorm_vs_inference"] > 1e-3, f"this is inference mode: {differences}"
+    # dropout on, with a fresh mask each call (on TensorFlow the eager call's very masks)
+    assert differences["dropout_between_calls"] > 1e-3, f"the same dropout mask twice: {differences}"
+    assert differences["dropout_moving_vs_eager"] == 0.0, differences
+    if backend == "tensorflow":
+        assert differences["dropout_output_vs_eager"] == 0.0, differences
+
+
+def test_keras_training_mode_is_the_eager_call_compiled():
+    import keras
+    from keras_checks import training_mode_differences
+
+    check_training_mode(training_mode_differences(), keras.backend.backend())

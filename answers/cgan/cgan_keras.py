@@ -13,6 +13,7 @@ from keras import layers, ops
 
 import gendojo
 from gendojo import gan_metrics, quality
+from gendojo.keras_tools import TrainingMode
 
 TOPIC, FRAMEWORK = "cgan", "keras"
 
@@ -144,9 +145,10 @@ def generator_loss(targets, logits):
 # %% 5. Training step (Q3)
 def train_step(networks, trainers, images, labels, latents):
     # BEGIN SOLUTION Q3
-    generator, discriminator = networks["generator"], networks["discriminator"]
+    discriminator = networks["discriminator"]
     n = len(images)
-    fakes = ops.convert_to_numpy(generator([latents, labels], training=True))  # the real batch's labels
+    # fakes for the real batch's labels; G in training mode, compiled (gendojo/keras_tools.py)
+    fakes = trainers["fakes"].predict_on_batch([latents, labels])  # NumPy, so cut off from G
     # D first: the trainer runs D on the real batch and on the fakes in two passes (BatchNorm: each
     # half with its own batch statistics), every image with its label. Keras 3 reads `trainable`
     # whenever a model trains, not once at compile time: D must be switched on for its own update...
@@ -191,7 +193,8 @@ def train(config, data, networks=None, callback=None):
             [latents, labels], discriminator([generator([latents, labels]), labels]), name="combined"
         )
         combined.compile(optimizer=keras.optimizers.Adam(**adam), loss=generator_loss)
-        trainers = {"discriminator": d_trainer, "generator": combined}
+        # and G's forward pass that makes D's fakes
+        trainers = {"discriminator": d_trainer, "generator": combined, "fakes": TrainingMode(generator)}
         # END SOLUTION Q3
         stream = batches(data.images, data.labels, config)
         noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks

@@ -13,6 +13,7 @@ from keras import layers, ops
 
 import gendojo
 from gendojo import gan_metrics, quality
+from gendojo.keras_tools import TrainingMode
 
 TOPIC, FRAMEWORK = "dcgan", "keras"
 
@@ -150,9 +151,10 @@ def generator_loss(targets, logits):
 # %% 5. Training step (Q3)
 def train_step(networks, trainers, images, latents):
     # BEGIN SOLUTION Q3
-    generator, discriminator = networks["generator"], networks["discriminator"]
+    discriminator = networks["discriminator"]
     n = len(images)
-    fakes = ops.convert_to_numpy(generator(latents, training=True))
+    # G in training mode, compiled (gendojo/keras_tools.py); NumPy, so cut off from G
+    fakes = trainers["fakes"].predict_on_batch(latents)
     # D first, on real and fake in two passes of the same D (BatchNorm normalises each half with
     # its own statistics). Keras 3 reads `trainable` whenever a model trains, not once at compile
     # time: D must be switched on for its own update (the switch reaches all its layers)...
@@ -195,7 +197,8 @@ def train(config, data, networks=None, callback=None):
         latents = keras.Input((config.latent_dim,))
         combined = keras.Model(latents, discriminator(generator(latents)), name="combined")
         combined.compile(optimizer=keras.optimizers.Adam(**adam), loss=generator_loss)
-        trainers = {"discriminator": d_trainer, "generator": combined}
+        # and G's forward pass that makes D's fakes
+        trainers = {"discriminator": d_trainer, "generator": combined, "fakes": TrainingMode(generator)}
         # END SOLUTION Q3
         stream = batches(data.images, config)
         noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks

@@ -13,6 +13,7 @@ from keras import layers, ops
 
 import gendojo
 from gendojo import gan_metrics, quality
+from gendojo.keras_tools import TrainingMode
 
 TOPIC, FRAMEWORK = "gan", "keras"
 
@@ -118,11 +119,12 @@ def generator_loss(targets, logits):
 
 
 # %% 5. Training step (Q3)
-def train_step(networks, combined, images, latents):
+def train_step(networks, trainers, images, latents):
     # BEGIN SOLUTION Q3
-    generator, discriminator = networks["generator"], networks["discriminator"]
+    discriminator = networks["discriminator"]
     n = len(images)
-    fakes = ops.convert_to_numpy(generator(latents, training=True))
+    # G in training mode, compiled (gendojo/keras_tools.py); NumPy, so cut off from G
+    fakes = trainers["fakes"].predict_on_batch(latents)
     # D first, on real and fake in one batch. Keras 3 reads `trainable` whenever a model trains,
     # not once at compile time: D must be switched on for its own update...
     discriminator.trainable = True
@@ -130,7 +132,7 @@ def train_step(networks, combined, images, latents):
     d_loss = discriminator.train_on_batch(np.concatenate([images, fakes]), targets)
     # ...and off again, so the combined model G → D updates G alone.
     discriminator.trainable = False
-    g_loss = combined.train_on_batch(latents, np.ones((n, 1), dtype=np.float32))
+    g_loss = trainers["generator"].train_on_batch(latents, np.ones((n, 1), dtype=np.float32))
     return {"d_loss": float(d_loss), "g_loss": float(g_loss)}
     # END SOLUTION Q3
 
@@ -150,6 +152,8 @@ def train(config, data, networks=None, callback=None):
         latents = keras.Input((config.latent_dim,))
         combined = keras.Model(latents, discriminator(generator(latents)), name="combined")
         combined.compile(optimizer=keras.optimizers.Adam(**adam), loss=generator_loss)
+        # G's update, and G's forward pass that makes D's fakes
+        trainers = {"generator": combined, "fakes": TrainingMode(generator)}
         # END SOLUTION Q3
         stream = batches(data.images, config)
         noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
@@ -158,7 +162,7 @@ def train(config, data, networks=None, callback=None):
         for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
             images = next(stream)
             latents = noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
-            losses = train_step(networks, combined, images, latents)
+            losses = train_step(networks, trainers, images, latents)
             for name, value in losses.items():
                 history[name].append(value)
             if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements

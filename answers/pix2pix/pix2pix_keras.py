@@ -13,6 +13,7 @@ import numpy as np
 from keras import layers, ops
 
 import gendojo
+from gendojo.keras_tools import TrainingMode
 
 TOPIC, FRAMEWORK = "pix2pix", "keras"
 
@@ -132,11 +133,12 @@ def l1_loss(targets, fakes):
 
 
 # %% 5. Training step (Q3)
-def train_step(networks, combined, sources, targets):
+def train_step(networks, trainers, sources, targets):
     # BEGIN SOLUTION Q3
-    generator, discriminator = networks["generator"], networks["discriminator"]
+    discriminator = networks["discriminator"]
     # D first: real pairs (A, B) → 1, fake pairs (A, G(A)) → 0, in one batch of 2N.
-    fakes = ops.convert_to_numpy(generator(sources, training=True))
+    # G in training mode, compiled (gendojo/keras_tools.py); NumPy, so cut off from G
+    fakes = trainers["fakes"].predict_on_batch(sources)
     pairs = [np.concatenate([sources, sources]), np.concatenate([targets, fakes])]
     patches = discriminator.output.shape[1:]
     labels = np.concatenate([np.ones((len(sources), *patches)), np.zeros((len(sources), *patches))])
@@ -147,7 +149,8 @@ def train_step(networks, combined, sources, targets):
     # ...and off again, so the combined model A → (D(A, G(A)), G(A)) updates G alone.
     discriminator.trainable = False
     ones = np.ones((len(sources), *patches), dtype=np.float32)
-    _, g_loss, l1 = combined.train_on_batch(sources, [ones, targets])  # total, then each output's loss
+    # the combined model returns its total loss, then each output's
+    _, g_loss, l1 = trainers["generator"].train_on_batch(sources, [ones, targets])
     return {"d_loss": float(d_loss), "g_loss": float(g_loss), "l1": float(l1)}
     # END SOLUTION Q3
 
@@ -176,11 +179,13 @@ def train(config, data, networks=None, callback=None):
             loss=[adversarial_loss, l1_loss],
             loss_weights=[1.0, config.l1_weight],  # G's loss: adversarial + λ · L1
         )
+        # G's update, and G's forward pass (dropout on) that makes D's fakes
+        trainers = {"generator": combined, "fakes": TrainingMode(generator)}
         # END SOLUTION Q3
         stream = batches(data.sources, data.images, config)
         history = {"d_loss": [], "g_loss": [], "l1": []}
         for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
-            losses = train_step(networks, combined, *next(stream))
+            losses = train_step(networks, trainers, *next(stream))
             for name, value in losses.items():
                 history[name].append(value)
             if callback:

@@ -14,6 +14,7 @@ from keras import layers, ops
 
 import gendojo
 from gendojo import gan_metrics, quality
+from gendojo.keras_tools import TrainingMode
 
 TOPIC, FRAMEWORK = "wgan", "keras"
 
@@ -152,16 +153,17 @@ def generator_loss(signs, scores):
 
 
 # %% 5. Training step (Q3)
-def train_step(networks, combined, real_batches, latent_batches, clip):
+def train_step(networks, trainers, real_batches, latent_batches, clip):
     """len(real_batches) critic updates, then one generator update with the last noise batch."""
     # BEGIN SOLUTION Q3
-    generator, critic = networks["generator"], networks["critic"]
+    critic = networks["critic"]
     # Keras 3 reads `trainable` whenever a model trains, not once at compile time: the critic must
     # be switched on for its own updates...
     critic.trainable = True
     for images, latents in zip(real_batches, latent_batches[:-1], strict=True):
         n = len(images)
-        fakes = ops.convert_to_numpy(generator(latents, training=True))
+        # G in training mode, compiled (gendojo/keras_tools.py); NumPy, so cut off from G
+        fakes = trainers["fakes"].predict_on_batch(latents)
         signs = np.concatenate([-np.ones((n, 1)), np.ones((n, 1))]).astype(np.float32)
         loss = float(critic.train_on_batch(np.concatenate([images, fakes]), signs))
         # After every critic update, every critic weight (kernels and biases) back into [-clip, clip]
@@ -170,8 +172,8 @@ def train_step(networks, combined, real_batches, latent_batches, clip):
     # ...and off again, so the combined model G → critic updates G alone.
     critic.trainable = False
     latents = latent_batches[-1]
-    g_loss = float(combined.train_on_batch(latents, -np.ones((len(latents), 1), dtype=np.float32)))
-    return {"critic_loss": loss, "g_loss": g_loss, "wasserstein": -loss}
+    g_loss = trainers["generator"].train_on_batch(latents, -np.ones((len(latents), 1), dtype=np.float32))
+    return {"critic_loss": loss, "g_loss": float(g_loss), "wasserstein": -loss}
     # END SOLUTION Q3
 
 
@@ -194,6 +196,8 @@ def train(config, data, networks=None, callback=None):
         latents = keras.Input((config.latent_dim,))
         combined = keras.Model(latents, critic(generator(latents)), name="combined")
         combined.compile(optimizer=keras.optimizers.RMSprop(**rmsprop), loss=generator_loss)
+        # G's update, and G's forward pass that makes the critic's fakes
+        trainers = {"generator": combined, "fakes": TrainingMode(generator)}
         # END SOLUTION Q3
         stream = batches(data.images, config)
         noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
@@ -205,7 +209,7 @@ def train(config, data, networks=None, callback=None):
             latent_batches = [  # fresh noise for each critic update, and for G's
                 noise.standard_normal(shape, dtype=np.float32) for _ in range(config.n_critic + 1)
             ]
-            losses = train_step(networks, combined, real_batches, latent_batches, config.clip)
+            losses = train_step(networks, trainers, real_batches, latent_batches, config.clip)
             for name, value in losses.items():
                 history[name].append(value)
             # the critic optimizer's own count of its updates: n_critic more after every step
