@@ -46,21 +46,15 @@ class AutoEncoder:
         return {"loss": loss}
 
 
-class VAE:
+class VAE(AutoEncoder):
     """vae: the answer's VAE module (encoder → reparameterised sample → decoder), as
-    pytorch/examples/vae: reconstruction + β · KL, one Adam."""
+    pytorch/examples/vae: reconstruction + β · KL, one Adam. Batches: images alone, as the auto
+    encoder's."""
 
     def __init__(self, answer, config, networks):
         self.answer, self.beta = answer, config.beta
         self.model = answer.VAE(networks["encoder"], networks["decoder"])
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-
-    def tensors(self, data):
-        return (nchw(data.images),)
-
-    def inputs(self, loader, device):
-        for (images,) in loader:
-            yield {"images": images.to(device)}
 
     def step(self, images):
         self.optimizer.zero_grad()

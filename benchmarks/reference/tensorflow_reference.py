@@ -51,21 +51,15 @@ class AutoEncoder:
         return {"loss": loss}
 
 
-class VAE:
+class VAE(AutoEncoder):
     """vae: the answer's VAE module (encoder → reparameterised sample → decoder), reconstruction
-    + β · KL, one Adam (the tutorial's ``train_step``)."""
+    + β · KL, one Adam (the tutorial's ``train_step``). Batches: images alone, as the auto
+    encoder's."""
 
     def __init__(self, answer, config, networks):
         self.answer, self.beta = answer, config.beta
         self.model = answer.VAE(networks["encoder"], networks["decoder"])
         self.optimizer = tf_core.Adam(self.model.trainable_variables, learning_rate=config.lr)
-
-    def arrays(self, data):
-        return (data.images,)
-
-    def inputs(self, dataset):
-        for (images,) in dataset:
-            yield {"images": images}
 
     @tf.function
     def step(self, images):
