@@ -1,6 +1,8 @@
 """GenDojo's commands: ``python -m gendojo <command> …`` (or ``gendojo <command> …`` once installed).
 
 starter DIR [--topic T]   a student's copy of answers/ with the solutions taken out
+grade DIR [--topic T] [--framework F] [--report FILE] [--json FILE] [--grading FILE]
+                          grade a student's tree, each answer in its own sealed process
 compare TOPIC [--frameworks F …] [--out DIR] [--answers DIR] [-- FLAGS for every answer]
                           the four answers of a topic run with one config, side by side: a table
                           (parameters, ms per step, final losses, quality), samples and loss curves
@@ -12,6 +14,7 @@ from gendojo.cli import run_main
 
 COMMANDS = {
     "starter": ("gendojo.starter", "a student's copy of answers/ with the solutions taken out"),
+    "grade": ("gendojo.grade", "grade a student's tree (each answer in its own sealed process)"),
     "compare": ("gendojo.compare", "a topic's four answers run with one config, side by side"),
 }
 

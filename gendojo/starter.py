@@ -87,8 +87,8 @@ def make_starter(destination, chosen=(), answers=ANSWERS, force=False):
         "# Your answers\n\n"
         "Each file here is an answer with its solutions taken out: every `raise NotImplementedError`\n"
         "marks a question of the sheet in `questions/<topic>.md`. Replace it with your code, then\n"
-        "check yourself from the GenDojo folder:\n\n"
-        f"    pytest --answers {destination} --topic <topic>\n"
+        "check yourself (from any folder):\n\n"
+        f"    python -m gendojo grade {destination.resolve()} --topic <topic>\n"
     )
     return written
 
@@ -112,4 +112,4 @@ def main(argv=None):
         f"wrote {len(written)} starter files ({regions} solution regions to fill in) for "
         f"{', '.join(topics_written)} to {args.destination}/"
     )
-    print(f"check them with: pytest --answers {args.destination} --topic <topic>")
+    print(f"check them with: python -m gendojo grade {Path(args.destination).resolve()} --topic <topic>")

@@ -15,37 +15,32 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # Two workers on two cores: one thread each, or the frameworks' thread pools fight for the cores.
     for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ.setdefault(variable, "1")
+import contextlib
 from pathlib import Path
 
 import pytest
-from harness import REFERENCE, AnswerProblem, AnswerRef, discover, limits, load
+from harness import REFERENCE, AnswerProblem, AnswerRef, discover, limits, load, process_limits, release
 
-from gendojo.grading import CheckResult, render_junit, render_markdown, render_terminal
+from gendojo import sandbox
+from gendojo.grading import CheckResult, load_grading, render_junit, render_markdown, render_terminal
 
 
-def pytest_addoption(parser):
-    group = parser.getgroup("gendojo", "GenDojo grading")
-    group.addoption(
-        "--answers",
-        default=str(REFERENCE),
-        help="a tree laid out like answers/ to check (default: the reference answers)",
-    )
-    group.addoption("--topic", action="append", default=[], help="check only this topic (repeatable)")
-    group.addoption("--framework", action="append", default=[], help="check only this framework (repeatable)")
-    group.addoption(
-        "--time-limit",
-        type=float,
-        default=None,
-        help="seconds one training run or command-line run of an answer may take (default 180)",
-    )
-    group.addoption("--grade-report", default=None, help="write a Markdown grade report to this file")
-    group.addoption("--grade-json", default=None, help="write every check's outcome and reason as JSON")
-    group.addoption(
-        "--grade-junit", default=None, help="write the checks as JUnit XML (one suite per answer)"
-    )
+def pytest_addoption(parser, pluginmanager):
+    if not pluginmanager.has_plugin("gendojo"):  # the package's plugin was not installed (pip -e .)
+        from gendojo.pytest_plugin import add_options
+
+        add_options(parser)
 
 
 def pytest_configure(config):
+    if config.getoption("--answers") is None:
+        config.option.answers = str(REFERENCE)
+    config.option.answers = str(Path(config.option.answers).resolve())
+    global _grading
+    config.grading = _grading = load_grading(config.getoption("--grading"))
+    limits["train"] = float(config.grading.limits.get("time_limit", limits["train"]))
+    for name in ("cpu_seconds", "memory_mb"):
+        process_limits[name] = int(config.grading.limits.get(name, process_limits[name]))
     if config.getoption("--time-limit"):
         limits["train"] = config.getoption("--time-limit")
     answers = Path(config.getoption("--answers"))
@@ -68,6 +63,9 @@ def pytest_generate_tests(metafunc):
     refs = [
         r for r in refs if (not topics or r.topic in topics) and (not frameworks or r.framework in frameworks)
     ]
+    marker = metafunc.definition.get_closest_marker("topics")  # @pytest.mark.topics("vae", ...)
+    if marker is not None:
+        refs = [r for r in refs if r.topic in marker.args]
     name = "answer" if "answer" in metafunc.fixturenames else "answer_ref"
     metafunc.parametrize(name, refs, ids=[r.id for r in refs], indirect=True)
 
@@ -95,6 +93,21 @@ def pytest_collection_modifyitems(config, items):
     grouping = (
         getattr(config.option, "loadgroup", False) or getattr(config.option, "dist", "no") == "loadgroup"
     )
+    grading_a_student = Path(config.option.answers) != REFERENCE.resolve()
+    if grading_a_student or config.getoption(
+        "--grade-only"
+    ):  # the kit's own tests say nothing about a student's files
+        kept = [item for item in items if _ref(item) is not None]
+        config.hook.pytest_deselected(items=[item for item in items if _ref(item) is None])
+        items[:] = kept
+    # All checks of one answer next to each other: its process is started once and stopped when
+    # they are done, so only one answer's process is alive at a time (see pytest_runtest_teardown).
+    first = {}
+    for item in items:
+        ref = _ref(item)
+        if ref is not None:
+            first.setdefault(ref.id, len(first))
+    items.sort(key=lambda item: -1 if _ref(item) is None else first[_ref(item).id])
     for item in items:
         ref = _ref(item)
         if ref is not None:
@@ -128,6 +141,12 @@ def _ref(item):
     return ref if isinstance(ref, AnswerRef) else None  # not NOTSET, when a filter left no answers
 
 
+def pytest_runtest_teardown(item, nextitem):
+    ref = _ref(item)
+    if ref is not None and (nextitem is None or _ref(nextitem) != ref):
+        release(ref)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -148,12 +167,43 @@ def pytest_runtest_logreport(report):
     for key, value in report.user_properties:
         if key == "gendojo":
             topic, framework, check, reason = value
+            question, points = _grading.rule(topic, check)
+            hidden = _grading.is_hidden(topic, check)
             _results.append(
-                CheckResult(topic, framework, check, report.outcome, reason, round(report.duration, 2))
+                CheckResult(
+                    topic,
+                    framework,
+                    check,
+                    report.outcome,
+                    reason,
+                    round(report.duration, 2),
+                    question,
+                    points,
+                    hidden,
+                )  # fmt: skip
             )
 
 
 _results = []
+_grading = load_grading()
+
+
+def layout(config):
+    """How this grading ran, in one line a teacher can reproduce it from."""
+    from importlib import metadata
+
+    workers = getattr(config.option, "numprocesses", None)
+    processes = f"{workers} pytest workers" if workers else "one pytest process"
+    versions = []
+    for package in ("torch", "tensorflow", "keras", "chainer", "numpy"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions.append(f"{package} {metadata.version(package)}")
+    import platform
+
+    return (
+        f"{processes}; each answer in its own process with one thread ({sandbox.describe_protections()}); "
+        f"time limit {limits['train']:g} s per run; Python {platform.python_version()}, {', '.join(versions)}"
+    )
 
 
 def _reason(excinfo):
@@ -165,7 +215,8 @@ def _reason(excinfo):
         text = text.split("\nassert ")[0]
     first = text.splitlines()[0] if text else type(error).__name__
     if not isinstance(error, AssertionError | AnswerProblem) and type(error).__name__ != "Failed":
-        first = f"{type(error).__name__}: {first}"
+        kind = getattr(error, "remote_type", None)
+        first = first if kind and first.startswith(kind) else f"{type(error).__name__}: {first}"
     return first[:400]
 
 
@@ -178,13 +229,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if path:
         Path(path).write_text(
             render_markdown(
-                results, answers=config.getoption("--answers"), when=time.strftime("%Y-%m-%d %H:%M")
-            )
+                results,
+                answers=config.getoption("--answers"),
+                when=time.strftime("%Y-%m-%d %H:%M"),
+                layout=layout(config),
+                questions=config.grading.questions,
+            )  # fmt: skip
         )
         terminalreporter.write_line(f"grade report written to {path}")
     path = config.getoption("--grade-json")
     if path:
-        Path(path).write_text(json.dumps([r._asdict() for r in results], indent=1))
+        Path(path).write_text(json.dumps([r.as_dict() for r in results], indent=1))
     path = config.getoption("--grade-junit")
     if path:
         Path(path).write_text(render_junit(results, answers=config.getoption("--answers")))

@@ -1,16 +1,20 @@
-"""The grading harness's machinery: find answers, import them safely, train them on a tiny subset.
+"""The grading harness's machinery: find answers, run them sealed, train them on a tiny subset.
 
-Everything a student's file can do wrong (not exist, not import, raise, hang, return nonsense)
-becomes an ``AnswerProblem`` with a sentence a person can read, never a crash of the harness.
-The checks themselves live in ``test_answers.py`` (every topic) and ``test_<topic>.py`` (one topic).
+A student's file is never imported here. ``load`` starts it in its own sealed process
+(``gendojo.sandbox``) and returns a ``RemoteAnswer``: calling ``answer.build(config)`` sends the
+request there and brings back data (arrays, histories) or handles to what stays there (networks).
+The checks compute their numbers here, on that data. Everything a student's file can do wrong (not
+exist, not import, raise, hang, crash, return nonsense) becomes an ``AnswerProblem`` with a
+sentence a person can read, never a crash of the harness. The checks themselves live in
+``test_answers.py`` (every topic) and ``test_<topic>.py`` (one topic).
 """
 
 import ast
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import re
-import signal
 import sys
 from contextlib import contextmanager
 from functools import cache
@@ -21,6 +25,8 @@ import numpy as np
 import pytest
 
 import gendojo
+from gendojo import sandbox
+from gendojo.sandbox import AsTensor, RemoteDied, RemoteError, RemoteTimeout
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "answers"
@@ -29,6 +35,10 @@ TOPICS = Path(__file__).resolve().parent / "topics"
 
 # Seconds before a check gives up on an answer; --time-limit changes "train" (and the CLI run).
 limits = {"import": 120, "train": 180}  # TensorFlow alone takes ~5 s to import on 2 cores
+# The sealed process's own limits (gendojo.sandbox.DEFAULT_LIMITS); a grading file can change them.
+process_limits = dict(sandbox.DEFAULT_LIMITS)
+
+__all__ = ["AsTensor", "RemoteError"]
 
 
 class AnswerRef(NamedTuple):
@@ -54,30 +64,17 @@ class AnswerProblem(pytest.fail.Exception):
         super().__init__(message, pytrace=False)
 
 
-class TimeLimit(
-    BaseException
-):  # not an Exception, so a bare `except Exception` in an answer can't swallow it
-    pass
-
-
 @contextmanager
 def deadline(seconds, what):
-    """Stop whatever runs inside after ``seconds`` and raise ``AnswerProblem`` naming ``what``."""
-
-    def stop(signum, frame):
-        raise TimeLimit
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    """Requests to answers inside must be answered within ``seconds`` in all; else
+    ``AnswerProblem`` naming ``what`` (the answer's process is killed, its whole group)."""
     try:
-        yield
-    except TimeLimit:
+        with sandbox.deadline(seconds):
+            yield
+    except RemoteTimeout:
         raise AnswerProblem(
             f"{what} did not finish within {seconds:g} s (an endless loop, or far too much work)"
         ) from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # --- finding answers ---------------------------------------------------------------------------
@@ -118,15 +115,75 @@ def reference(topic, framework="pytorch"):
     return AnswerRef(topic, framework, REFERENCE / topic / f"{topic}_{framework}.py")
 
 
-# --- importing ---------------------------------------------------------------------------------
+# --- running answers -----------------------------------------------------------------------------
 
 _modules = {}
 
 
+class RemoteAnswer:
+    """A student's answer in its own process: ``answer.build(config)``, ``answer.Config()``,
+    ``answer.TOPIC`` read and call there; ``answer.kit.weights(network)`` runs one of the
+    grader's measurements there (``gendojo.sandbox_worker.KIT``)."""
+
+    def __init__(self, ref, process, info):
+        self.REF, self._process, self._info = ref, process, info
+        self.__name__ = f"answer_{ref.id}_{hashlib.sha1(str(ref.path).encode()).hexdigest()[:8]}"
+        self.kit = _Kit(self)
+
+    @property
+    def workdir(self):
+        """The answer process's own folder: the only place it may write."""
+        return self._process.workdir
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._info["callables"]:
+            return functools.partial(self._call, name)
+        if name in self._info["values"]:
+            return self._info["values"][name]
+        raise AttributeError(f"{self.REF.path.name} defines no {name}")
+
+    def has(self, name):
+        return name in self._info["callables"] or name in self._info["values"]
+
+    def _call(self, name, *args, **kwargs):
+        if not self._process.alive:  # it hung or crashed in an earlier check: start it again
+            self._process.start(limits["import"])
+        return self._process.call(name, *args, **kwargs)
+
+    def close(self):
+        self._process.close()
+
+
+class _Kit:
+    def __init__(self, answer):
+        self._answer = answer
+
+    def __getattr__(self, name):
+        def run(*args):
+            if not self._answer._process.alive:
+                self._answer._process.start(limits["import"])
+            return self._answer._process.kit(name, *args)
+
+        return run
+
+
 def load(ref):
-    """Import an answer file by path, once; raise ``AnswerProblem`` if it can't be imported."""
+    """Start an answer file in its own process, once; ``AnswerProblem`` if it can't be imported."""
     key = str(ref.path.resolve()) if ref.path.exists() else str(ref.path)
-    return _cached(_modules, key, lambda: _import(ref))
+    return _cached(_modules, key, lambda: _start(ref))
+
+
+def release(ref):
+    """Stop the answer's process and forget its cached runs: its checks are done."""
+    key = str(ref.path.resolve()) if ref.path.exists() else str(ref.path)
+    answer = _modules.pop(key, None)
+    if isinstance(answer, RemoteAnswer):
+        answer.close()
+        for store in (_runs,):
+            for cached in [k for k in store if k[0] == answer.__name__]:
+                del store[cached]
 
 
 def _cached(store, key, make):
@@ -142,40 +199,58 @@ def _cached(store, key, make):
     return result
 
 
-def _import(ref):
+def _start(ref):
     if not ref.path.exists():
         raise AnswerProblem(f"{ref.path.name} is missing (expected at {ref.path})")
-    name = (
-        f"gendojo_answer_{ref.topic}_{ref.framework}_{hashlib.sha1(str(ref.path).encode()).hexdigest()[:8]}"
-    )
-    spec = importlib.util.spec_from_file_location(name, ref.path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        with deadline(limits["import"], f"importing {ref.path.name}"):
-            spec.loader.exec_module(module)
+        compile(ref.path.read_bytes(), ref.path.name, "exec")
     except SyntaxError as error:
         raise AnswerProblem(
             f"{ref.path.name} has a syntax error on line {error.lineno}: {error.msg}"
         ) from None
-    except AnswerProblem:
-        raise
-    except BaseException as error:  # anything, even SystemExit from a stray parse_args() at import
+    process = sandbox.AnswerProcess(ref.path, ref.framework, process_limits, limits["train"])
+    try:
+        info = process.start(limits["import"])
+    except RemoteTimeout:
+        process.close()
+        raise AnswerProblem(
+            f"importing {ref.path.name} did not finish within {limits['import']:g} s"
+        ) from None
+    except RemoteDied as error:
+        process.close()
+        raise AnswerProblem(f"importing {ref.path.name}: {error}") from None
+    except RemoteError as error:  # anything, even SystemExit from a stray parse_args() at import
+        process.close()
         raise AnswerProblem(f"importing {ref.path.name} raised {_describe(error)}") from None
-    missing = [n for n in ("Config", "build", "train", "main") if not hasattr(module, n)]
+    missing = [n for n in ("Config", "build", "train", "main") if n not in info["callables"]]
     if missing:
+        process.close()
         raise AnswerProblem(f"{ref.path.name} defines no {', '.join(missing)} (see CONTRIBUTING.md)")
-    if not dataclasses.is_dataclass(module.Config):
+    if "Config" not in info["dataclasses"]:
+        process.close()
         raise AnswerProblem(f"{ref.path.name}: Config must be a dataclass")
-    return module
+    return RemoteAnswer(ref, process, info)
+
+
+def load_local(ref):
+    """Import one of the project's own answer files into this process (kit tests only, never a
+    student's file)."""
+    name = f"gendojo_local_{ref.topic}_{ref.framework}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ref.path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def _describe(error):
-    text = str(error).strip().splitlines()
+    kind = getattr(error, "remote_type", type(error).__name__)
+    message = getattr(error, "message", str(error)).strip().splitlines()
     if isinstance(error, NotImplementedError):
-        message = text[0] if text else "a NotImplementedError"
-        return message if "not implemented yet" in message else f"not implemented yet ({message})"
-    return f"{type(error).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
+        first = message[0] if message else "a NotImplementedError"
+        return first if "not implemented yet" in first else f"not implemented yet ({first})"
+    return f"{kind}: {message[0][:300] if message else ''}".rstrip(": ")
 
 
 _hung = {}  # answer module name → the time-limit message of its first hang
@@ -189,7 +264,7 @@ def stop_if_hung(answer):
 
 @contextmanager
 def answer_code(what, seconds=None, answer=None):
-    """Run a student's code: exceptions and hangs become one readable ``AnswerProblem``."""
+    """Run a student's code: exceptions, crashes and hangs become one readable ``AnswerProblem``."""
     try:
         with deadline(seconds or limits["train"], what):
             yield
@@ -197,6 +272,8 @@ def answer_code(what, seconds=None, answer=None):
         if answer is not None and "did not finish within" in problem.msg:
             _hung[answer.__name__] = problem.msg
         raise
+    except RemoteDied as error:
+        raise AnswerProblem(f"{what}: {error}") from None
     except NotImplementedError as error:  # a starter file's "Qn of questions/… is not implemented yet"
         raise AnswerProblem(f"{what}: {_describe(error)}") from None
     except Exception as error:
@@ -307,6 +384,27 @@ def sheet_parameter_counts(topic):
     if not counts:
         raise AnswerProblem(f"{sheet.name}'s parameter table has no rows like | `name` | 1,234 |")
     return counts
+
+
+def reference_config(topic):
+    """{field: default} of the reference answer's ``Config``, read from its source (the grader
+    never runs the reference in a student's process, nor imports it here)."""
+    return file_config(REFERENCE / topic / f"{topic}_pytorch.py")
+
+
+def file_config(path):
+    tree = ast.parse(Path(path).read_text())
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == "Config":
+            fields = {}
+            for statement in node.body:
+                if isinstance(statement, ast.AnnAssign) and statement.value is not None:
+                    value = statement.value
+                    if isinstance(value, ast.Call):  # field(default=..., metadata=...)
+                        value = next(k.value for k in value.keywords if k.arg == "default")
+                    fields[statement.target.id] = ast.literal_eval(value)
+            return fields
+    raise ValueError(f"{path} has no Config")
 
 
 def outline(path):

@@ -6,9 +6,6 @@ student's tree. A check that fails says why in one sentence; the grade report co
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,7 +17,9 @@ from harness import (
     limits,
     load,
     outline,
+    process_limits,
     reference,
+    reference_config,
     sheet_parameter_counts,
     stop_if_hung,
     tiny_config,
@@ -30,6 +29,7 @@ from harness import (
 )
 
 import gendojo
+from gendojo import sandbox
 
 
 def test_imports(answer_ref):
@@ -39,7 +39,7 @@ def test_imports(answer_ref):
 def test_config(answer):
     """The Config fields and defaults equal the reference answer's (which are the sheet's)."""
     mine = dataclasses.asdict(answer.Config())
-    theirs = dataclasses.asdict(load(reference(answer.REF.topic)).Config())
+    theirs = reference_config(answer.REF.topic)
     missing = sorted(theirs.keys() - mine.keys())
     extra = sorted(mine.keys() - theirs.keys())
     assert not missing and not extra, f"Config fields differ: missing {missing}, unexpected {extra}"
@@ -62,7 +62,7 @@ def test_parameter_counts(answer):
     expected = sheet_parameter_counts(answer.REF.topic)
     with answer_code("build(Config())"):
         networks = answer.build(answer.Config())
-        counts = {name: gendojo.count_parameters(network) for name, network in networks.items()}
+        counts = {name: answer.kit.count_parameters(network) for name, network in networks.items()}
     assert counts == expected, f"parameter counts {counts}, the sheet says {expected}"
 
 
@@ -114,25 +114,22 @@ def test_same_seed_same_history(answer):
         )
 
 
-def test_command_line(answer, tmp_path):
+def test_command_line(answer):
     """``python <answer>.py --steps 2 …`` exits 0 and writes its grid, plot and history."""
     spec = topic_spec(answer.REF.topic)
     stop_if_hung(answer)
-    args = ["--steps", "2", "--image-size", "16", "--dataset-size", "32", "--quiet", "--out", str(tmp_path)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    try:
-        result = subprocess.run(
-            [sys.executable, str(answer.REF.path), *args, *spec.CLI_ARGS],
-            capture_output=True, text=True, timeout=limits["train"], env=env, cwd=tmp_path,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
+    args = ["--steps", "2", "--image-size", "16", "--dataset-size", "32", "--quiet", *spec.CLI_ARGS]
+    code, output, contents, files = sandbox.run_command(
+        answer.REF.path, args, limits["train"], process_limits
+    )
+    if code is None:
         pytest.fail(f"the 2-step command-line run did not finish within {limits['train']:g} s", pytrace=False)
-    last = (result.stderr.strip().splitlines() or [""])[-1]
-    assert result.returncode == 0, f"exit code {result.returncode}: {last}"
-    missing = [name for name in spec.OUTPUTS if not (tmp_path / name).is_file()]
+    last = (output.strip().splitlines() or [""])[-1]
+    assert code == 0, f"exit code {code}: {last}"
+    missing = [name for name in spec.OUTPUTS if name not in files]
     assert not missing, f"the run did not write {missing} into --out"
     if getattr(spec, "QUALITY", ()):  # the GAN topics score their samples (gendojo/quality.py)
-        record = json.loads((tmp_path / "history.json").read_text())
+        record = json.loads(contents["history.json"])
         scores = record.get("quality") or {}
         numbers = {k: v for k, v in scores.items() if isinstance(v, int | float) and np.isfinite(v)}
         absent = [k for k in spec.QUALITY if k not in numbers]
@@ -142,8 +139,9 @@ def test_command_line(answer, tmp_path):
         )
 
 
-def test_clear_errors(answer, tmp_path):
+def test_clear_errors(answer):
     """An impossible setting stops ``main`` with a GenDojoError that says what is wrong."""
+    out = str(answer.workdir / "clear-errors")
     with pytest.raises(gendojo.GenDojoError) as error, deadline(60, "main(['--image-size', '4'])"):
-        answer.main(["--image-size", "4", "--steps", "1", "--quiet", "--out", str(tmp_path)])
+        answer.main(["--image-size", "4", "--steps", "1", "--quiet", "--out", out])
     assert "image" in str(error.value).lower(), f"the message does not mention the image size: {error.value}"

@@ -10,7 +10,6 @@ import pytest
 from harness import AnswerProblem, answer_code, check_falls, topic_spec, train_tiny
 
 from gendojo import gan_metrics
-from gendojo.frameworks import framework_of
 
 TOPICS = ("gan", "dcgan")  # the cGAN has its own module, test_cgan.py
 G_RATIO = (
@@ -46,17 +45,12 @@ def _fresh(answer, run):
         return answer.build(run.config)
 
 
-def weights(network):
+def weights(answer, network):
     """Each trainable tensor of a network as a NumPy array, in the network's order (BatchNorm's
-    running statistics left out; Keras' frozen tensors kept, so a D frozen for good shows)."""
-    framework = framework_of(network)
-    if framework == "pytorch":
-        return [p.detach().cpu().numpy().copy() for p in network.parameters()]
-    if framework == "tensorflow":
-        return [v.numpy().copy() for v in network.trainable_variables]
-    if framework == "keras":
-        return [np.array(w) for w in network.weights if "moving_" not in w.path]
-    return [np.array(p.array).copy() for _, p in sorted(network.namedparams())]
+    running statistics left out; Keras' frozen tensors kept, so a D frozen for good shows),
+    read in the answer's process (``gendojo.sandbox_worker``)."""
+    with answer_code("reading the network's weights", 60):
+        return answer.kit.weights(network)
 
 
 def check_discriminator_learns(answer):
@@ -98,7 +92,7 @@ def check_both_networks_change(answer):
     start = _fresh(answer, run)
     for name in ("generator", "discriminator"):
         assert name in run.networks, f"the networks dict has no {name!r} (it has {sorted(run.networks)})"
-        old, new = weights(start[name]), weights(run.networks[name])
+        old, new = weights(answer, start[name]), weights(answer, run.networks[name])
         assert [w.shape for w in old] == [w.shape for w in new], f"the {name} is not the one build() makes"
         frozen = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if np.array_equal(a, b)]
         assert not frozen, (

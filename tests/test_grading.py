@@ -16,29 +16,32 @@ from gendojo.starter import make_starter
 
 ALL_CHECKS = {
     "imports", "config", "layout", "parameter_counts", "inference",
-    "loss_falls", "same_seed_same_history", "command_line", "clear_errors",
+    "loss_falls", "same_seed_same_history", "command_line", "clear_errors", "learns_on_unseen_images",
 }  # fmt: skip
 # A starter file imports, and its config, layout and size check are not solutions; the rest waits for Q1.
-STARTER_FAILS = {"parameter_counts", "inference", "loss_falls", "same_seed_same_history", "command_line"}
+STARTER_FAILS = {
+    "parameter_counts", "inference", "loss_falls", "same_seed_same_history", "command_line",
+    "learns_on_unseen_images",
+}  # fmt: skip
 
 # framework → (what the student got wrong, the edit that breaks the reference, checks that must fail)
 BROKEN = {
     "pytorch": (
         "wrong output size",
         ("return y.permute(0, 2, 3, 1).cpu().numpy()", "return y.permute(0, 2, 3, 1).cpu().numpy()[:, ::2, ::2]"),
-        {"inference", "command_line"},
+        {"inference", "command_line", "learns_on_unseen_images"},
     ),
     "tensorflow": (
         "a loss that does not fall (the update is never applied)",
         ("    optimizer.apply_gradients(gradients)\n", ""),
-        {"loss_falls"},
+        {"loss_falls", "learns_on_unseen_images"},
     ),
     "keras": ("a syntax error", ("def build(config):", "def build(config:"), ALL_CHECKS),
     "chainer": (
         "an infinite loop in the training step",
         ("    encoder, decoder = networks[\"encoder\"], networks[\"decoder\"]\n    loss =",
          "    while True:\n        pass\n    encoder, decoder = networks[\"encoder\"], networks[\"decoder\"]\n    loss ="),
-        {"inference", "loss_falls", "same_seed_same_history", "command_line"},
+        {"inference", "loss_falls", "same_seed_same_history", "command_line", "learns_on_unseen_images"},
     ),
 }  # fmt: skip
 
@@ -58,7 +61,8 @@ def test_broken_student_tree_fails_exactly_the_right_checks(tmp_path):
     make_starter(answers, ["convae"], force=True)  # a student who has not started the ConvAE yet
     report, results, junit = tmp_path / "report.md", tmp_path / "results.json", tmp_path / "junit.xml"
     command = [
-        sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_answers.py"), "-p", "no:cacheprovider",
+        sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_answers.py"),
+        str(ROOT / "tests" / "test_learning.py"), "-p", "no:cacheprovider",
         "-p", "no:xdist", "-q", "--answers", str(answers), "--time-limit", "15",
         "--grade-report", str(report), "--grade-json", str(results), "--grade-junit", str(junit),
     ]  # fmt: skip
@@ -98,9 +102,14 @@ def test_broken_student_tree_fails_exactly_the_right_checks(tmp_path):
     assert reasons["chainer"]["loss_falls"].startswith("not run: ")
     assert "shape (5, 8, 8, 3)" in reasons["pytorch"]["inference"]
     assert "did not fall" in reasons["tensorflow"]["loss_falls"]
+    assert "did not improve" in reasons["tensorflow"]["learns_on_unseen_images"]
+    assert "returned shape (64, 8, 8, 3)" in reasons["pytorch"]["learns_on_unseen_images"]
     text = report.read_text()
-    assert "| ae | ❌ 7/9 | ❌ 8/9 | ❌ 0/9 | ❌ 5/9 |" in text, text[:800]
-    assert "| convae | ❌ 4/9 | ❌ 4/9 | ❌ 4/9 | ❌ 4/9 |" in text, text[:800]
+    # points (gendojo/grading.toml): 13 per answer; the history check is worth 0
+    assert "| ae | ❌ 7/13 | ❌ 10/13 | ❌ 0/13 | ❌ 6/13 |" in text, text[:800]
+    assert "| convae | ❌ 4/13 | ❌ 4/13 | ❌ 4/13 | ❌ 4/13 |" in text, text[:800]
+    assert "Per question: Q0 4/5, Q1 2/2, Q3 1/4, Q4 0/2" in text, text  # ae · pytorch
+    assert "How it was graded: one pytest process; each answer in its own process" in text
     # JUnit: one suite per answer, the same failures and reasons as the JSON
     suites = ET.parse(junit).getroot().findall("testsuite")
     assert len(suites) == len(expected)
@@ -130,6 +139,6 @@ def test_report_renders_failures_with_reasons():
         CheckResult("ae", "keras", "imports", "failed", "syntax error", 0.1),
     ]
     text = render_markdown(results, answers="student/")
-    assert "**Score: 1 / 3 checks passed.**" in text
+    assert "**Score: 1 / 3 points; 1 / 3 checks passed.**" in text
     assert "| ae | ❌ 1/2 | not checked | ❌ 0/1 | not checked |" in text
     assert "loss did not fall \\| much" in text

@@ -1,5 +1,5 @@
 """Keras answers use only Keras 3 APIs, so they must also train on the torch backend (the rest of
-the harness imports them on the TensorFlow backend)."""
+the harness runs them on the TensorFlow backend)."""
 
 import json
 import math
@@ -8,61 +8,48 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from harness import limits
+from harness import answer_code, limits, process_limits, tiny_config, tiny_data
+
+from gendojo import sandbox
 
 FRAMEWORKS = ("keras",)
-_runs = {}
 
 
-def run_on_backend(backend, refs):
-    """One fresh process per backend trains every Keras answer for 3 steps; cached for the session."""
-    if backend not in _runs:
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        args = [f"{r.topic}={r.path}" for r in refs]
-        try:
-            done = subprocess.run(
-                [sys.executable, str(Path(__file__).with_name("keras_backend_run.py")), *args],
-                capture_output=True, text=True, timeout=limits["train"] * 2, env=env, cwd=Path(__file__).parent,
-            )  # fmt: skip
-            lines = [line[7:] for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-            _runs[backend] = {r["topic"]: r for r in map(json.loads, lines)}
-            _runs[backend]["_stderr"] = done.stderr
-        except subprocess.TimeoutExpired:
-            _runs[backend] = {"_stderr": "the run did not finish in time"}
-    return _runs[backend]
+def test_runs_on_torch_backend(answer_ref):
+    """The answer, in its own sealed process with KERAS_BACKEND=torch, trains 3 tiny steps."""
+    process = sandbox.AnswerProcess(
+        answer_ref.path, "keras", process_limits, limits["train"], env={"KERAS_BACKEND": "torch"}
+    )
+    try:
+        with answer_code("importing on the torch backend", limits["import"]):
+            process.start(limits["import"])
+            backend = process.kit("keras_backend")
+        with answer_code("train(config, data) for 3 steps on the torch backend"):
+            config = tiny_config(_Configs(process), answer_ref.topic, steps=3)
+            _, history = process.call("train", config, tiny_data(config))
+    finally:
+        process.close()
+    assert backend == "torch", f"the answer ran on the {backend} backend"
+    assert all(math.isfinite(v) for values in history.values() for v in values), history
 
 
-def test_runs_on_torch_backend(answer_ref, request):
-    refs = [
-        item.callspec.params["answer_ref"]
-        for item in request.session.items
-        if item.originalname == "test_runs_on_torch_backend"
-    ]
-    results = run_on_backend("torch", refs)
-    result = results.get(answer_ref.topic)
-    if result is None:
-        pytest.fail(
-            f"no result from the torch-backend run: {results['_stderr'].strip().splitlines()[-1:]}",
-            pytrace=False,
-        )
-    assert result["backend"] == "torch"
-    assert "error" not in result, f"on the torch backend: {result.get('error')}"
-    assert all(math.isfinite(v) for values in result["history"].values() for v in values), result["history"]
+class _Configs:
+    """What ``tiny_config`` needs of an answer: its ``Config()``."""
+
+    def __init__(self, process):
+        self.Config = lambda: process.call("Config")
 
 
-def test_keras_tools_training_mode_on_torch_backend(request):
-    """gendojo.keras_tools.TrainingMode keeps its promise on the torch backend as well."""
+def test_keras_tools_training_mode_on_torch_backend():
+    """gendojo.keras_tools.TrainingMode keeps its promise on the torch backend as well (a test of
+    the kit: it runs whatever answers are selected)."""
     from test_kit import check_training_mode
 
-    refs = [
-        item.callspec.params["answer_ref"]
-        for item in request.session.items
-        if item.originalname == "test_runs_on_torch_backend"
-    ]
-    result = run_on_backend("torch", refs).get("keras_tools")
-    assert result is not None, (
-        f"no result from the torch-backend run: {run_on_backend('torch', refs)['_stderr'][-500:]}"
-    )
-    assert "error" not in result, result["error"]
-    check_training_mode(result["training_mode"], result["backend"])
+    code = "import json, keras; from keras_checks import training_mode_differences as d; print(json.dumps([keras.backend.backend(), d()]))"
+    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=Path(__file__).parent, timeout=limits["train"])  # fmt: skip
+    assert done.returncode == 0, done.stderr[-1500:]
+    backend, differences = json.loads(done.stdout.strip().splitlines()[-1])
+    assert backend == "torch"
+    check_training_mode(differences, backend)

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from harness import ROOT, load, reference
+from harness import ROOT, load_local, reference
 
 import gendojo
 from gendojo import cli
@@ -75,7 +75,7 @@ def test_grid_plot_and_history(tmp_path):
 
 @pytest.mark.parametrize("framework", gendojo.FRAMEWORKS)
 def test_checkpoint_round_trip_and_parameter_count(framework, tmp_path):
-    answer = load(reference("ae", framework))
+    answer = load_local(reference("ae", framework))
     config = dataclasses.replace(answer.Config(), image_size=16, channels=1, latent_dim=4)
     networks = answer.build(config)
     assert gendojo.count_parameters(networks["encoder"]) == 16 * 16 * 4 + 4

@@ -13,18 +13,10 @@ import gendojo
 TOPIC = "pix2pix"
 
 
-def weights(network):
-    """Every trainable tensor of a network as NumPy arrays, whatever its framework."""
-    framework = gendojo.frameworks.framework_of(network)
-    if framework == "pytorch":
-        return [p.detach().cpu().numpy().copy() for p in network.parameters() if p.requires_grad]
-    if framework == "keras":
-        import keras
-
-        return [np.array(keras.ops.convert_to_numpy(w)) for w in network.trainable_weights]
-    if framework == "tensorflow":
-        return [v.numpy().copy() for v in network.trainable_variables]
-    return [np.array(p.array).copy() for p in network.params()]
+def weights(answer, network):
+    """Every trainable tensor of a network as NumPy arrays, read in the answer's process."""
+    with answer_code("reading the network's weights", 60):
+        return answer.kit.trainable_weights(network)
 
 
 def small_config(answer, image_size):
@@ -101,7 +93,7 @@ def test_both_networks_train(answer):
     with answer_code("build(config)", 60):
         initial = answer.build(run.config)  # the same seed: the weights the tiny run started from
     for name in ("generator", "discriminator"):
-        start, end = weights(initial[name]), weights(run.networks[name])
+        start, end = weights(answer, initial[name]), weights(answer, run.networks[name])
         assert len(start) == len(end) and start, f"{name}: trainable tensors differ between two builds"
         moved = sum(not np.array_equal(a, b) for a, b in zip(start, end, strict=True))
         assert moved > len(start) / 2, (

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from harness import answer_code, train_tiny
+from harness import AsTensor, answer_code, train_tiny
 
 import gendojo
 from gendojo import latent
@@ -13,41 +13,11 @@ from gendojo import latent
 TOPIC = "vae"
 
 
-def as_tensor(answer, array):
-    """A NumPy array in the answer framework's own tensor type."""
-    framework = answer.REF.framework
-    if framework == "pytorch":
-        import torch
-
-        return torch.from_numpy(array)
-    if framework == "tensorflow":
-        import tensorflow as tf
-
-        return tf.constant(array)
-    if framework == "keras":
-        import keras
-
-        return keras.ops.convert_to_tensor(array)
-    return array  # Chainer's functions take NumPy arrays as they are
-
-
-def as_numpy(answer, value):
-    if answer.REF.framework == "keras":
-        import keras
-
-        return np.asarray(keras.ops.convert_to_numpy(value))
-    if hasattr(value, "detach"):  # torch
-        value = value.detach().cpu()
-    if hasattr(value, "array"):  # chainer.Variable
-        value = value.array
-    return np.asarray(value)
-
-
 def kl(answer, mean, log_variance):
     mean, log_variance = np.asarray(mean, np.float32), np.asarray(log_variance, np.float32)
     with answer_code("kl_divergence(mean, log_variance)", 60):
-        value = answer.kl_divergence(as_tensor(answer, mean), as_tensor(answer, log_variance))
-    value = as_numpy(answer, value)
+        value = answer.kl_divergence(AsTensor(mean), AsTensor(log_variance))
+    value = np.asarray(value)
     assert value.shape in ((), (1,)), (
         f"kl_divergence should return one number for the batch, got shape {value.shape}"
     )
@@ -104,7 +74,7 @@ def test_reparameterize_statistics(answer):
     mean = np.tile(np.array([[1.5, -2.0]], np.float32), (count, 1))
     log_variance = np.tile(np.array([[0.0, math.log(0.25)]], np.float32), (count, 1))
     with answer_code("reparameterize(mean, log_variance)", 60):
-        z = as_numpy(answer, answer.reparameterize(as_tensor(answer, mean), as_tensor(answer, log_variance)))
+        z = np.asarray(answer.reparameterize(AsTensor(mean), AsTensor(log_variance)))
     assert z.shape == mean.shape, f"reparameterize returned shape {z.shape}, expected {mean.shape}"
     assert np.allclose(z.mean(axis=0), [1.5, -2.0], atol=0.05), (
         f"sample means {z.mean(axis=0)}, expected [1.5, -2]"

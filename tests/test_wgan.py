@@ -21,7 +21,7 @@ def test_critic_weights_clipped(answer):
     """
     run = _run(answer)
     clip = run.config.clip
-    for number, weight in enumerate(weights(run.networks["critic"])):
+    for number, weight in enumerate(weights(answer, run.networks["critic"])):
         worst = float(np.abs(weight).max())
         assert worst <= clip + 1e-6, (
             f"critic weight tensor number {number} {weight.shape} reaches {worst:.4g}, outside "
@@ -82,7 +82,7 @@ def test_both_networks_change(answer):
     start = _fresh(answer, run)
     for name in ("generator", "critic"):
         assert name in run.networks, f"the networks dict has no {name!r} (it has {sorted(run.networks)})"
-        old, new = weights(start[name]), weights(run.networks[name])
+        old, new = weights(answer, start[name]), weights(answer, run.networks[name])
         assert [w.shape for w in old] == [w.shape for w in new], f"the {name} is not the one build() makes"
         frozen = [
             i

@@ -1,0 +1,101 @@
+"""Grade a student's tree: ``python -m gendojo grade DIR`` from any folder.
+
+    python -m gendojo grade mywork                         # every topic found in mywork/
+    python -m gendojo grade /abs/mywork --topic ae --framework pytorch
+    python -m gendojo grade mywork --report report.md --json r.json --junit r.xml
+    python -m gendojo grade mywork --grading course.toml   # points, limits, hidden checks
+
+It runs the checkout's harness (``tests/``, the same checks as ``pytest --answers DIR``) on DIR,
+each answer in its own sealed process (``gendojo.sandbox``). Paths are read relative to the
+folder it is started from. Exit status: 0 full marks, 1 some checks failed, 2 or more the grading
+itself could not run.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gendojo.errors import GenDojoError
+from gendojo.sandbox import KIT_ROOT
+
+TESTS = KIT_ROOT / "tests"
+
+
+def pytest_command(answers, topics=(), frameworks=(), report=None, json_path=None, junit=None,
+                   grading=None, time_limit=None, jobs=1, quiet=True):  # fmt: skip
+    """The pytest command line that grades ``answers`` (all paths made absolute)."""
+    if not (TESTS / "conftest.py").is_file():
+        raise GenDojoError(
+            f"the grader's checks are not at {TESTS}: grade from a GenDojo checkout set up with "
+            "`bash setup.sh` (it installs the kit in place)"
+        )
+    answers = Path(answers).expanduser().resolve()
+    if not answers.is_dir():
+        raise GenDojoError(f"{answers}: no such folder (it should look like answers/, one folder per topic)")
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(TESTS),
+        "--rootdir",
+        str(KIT_ROOT),
+        "-p",
+        "no:cacheprovider",
+    ]
+    command += ["--answers", str(answers), "--grade-only"]
+    for topic in topics:
+        command += ["--topic", topic]
+    for framework in frameworks:
+        command += ["--framework", framework]
+    for flag, path in (("--grade-report", report), ("--grade-json", json_path), ("--grade-junit", junit)):
+        if path:
+            command += [flag, str(Path(path).expanduser().resolve())]
+    if grading:
+        grading = Path(grading).expanduser().resolve()
+        if not grading.is_file():
+            raise GenDojoError(f"--grading {grading}: no such file")
+        command += ["--grading", str(grading)]
+    if time_limit:
+        command += ["--time-limit", str(time_limit)]
+    if jobs and jobs > 1:
+        command += ["-n", str(jobs), "--dist", "loadgroup"]
+    else:
+        command += ["-p", "no:xdist"]
+    if quiet:
+        command += ["-q", "--no-header", "-rN", "--tb=no"]
+    return command
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m gendojo grade", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "answers", help="the student's tree (laid out like answers/: DIR/<topic>/<topic>_<framework>.py)"
+    )
+    p.add_argument("--topic", action="append", default=[], help="only this topic (repeatable)")
+    p.add_argument("--framework", action="append", default=[], help="only this framework (repeatable)")
+    p.add_argument("--report", help="write the Markdown grade report here")
+    p.add_argument("--json", help="write every check's result as JSON here")
+    p.add_argument("--junit", help="write the checks as JUnit XML here")
+    p.add_argument("--grading", help="a grading file (TOML): points per check, limits, hidden checks")
+    p.add_argument("--time-limit", type=float, help="seconds one training or command-line run may take")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="answers graded at once (default 1)")
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    command = pytest_command(
+        args.answers, args.topic, args.framework, args.report, args.json, args.junit, args.grading,
+        args.time_limit, args.jobs,
+    )  # fmt: skip
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    code = subprocess.run(command, cwd=KIT_ROOT, env=env).returncode
+    if code == 5:
+        raise GenDojoError(
+            f"no answers to grade in {Path(args.answers).resolve()}: expected topic folders such as ae/"
+        )
+    if code not in (0, 1):
+        raise GenDojoError(f"the grader stopped with exit status {code} (see its output above)")
+    raise SystemExit(code)

@@ -1,0 +1,175 @@
+"""Learning, measured by the grader on its own data, never taken from the answer's word.
+
+The history ``train`` returns is the answer's claim about itself: ``test_answers.test_loss_falls``
+reads it for information only (0 points by default). These checks instead draw images the
+training never saw (another seed of the built-in data) and noise of the grader's own, call the
+answer's inference functions before training (``build``) and after (``train``), and compute the
+numbers here. A ``train`` that returns untrained networks with a made-up history, a ``reconstruct``
+that returns its input, a generator that ignores its noise or leaves [-1, 1], a VAE that never
+samples or never optimises its KL: each fails with the number that gives it away.
+
+Thresholds come from measured spreads: ``benchmarks/results/grading_margins.md``.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from harness import answer_code, train_tiny
+
+import gendojo
+
+RECONSTRUCTING = ("ae", "convae", "vae")
+GENERATING = ("gan", "dcgan", "cgan", "wgan")
+HELD_OUT = 64  # images the training never saw
+LATENTS = 500  # the grader's own noise vectors
+SEED = 9173  # the grader's noise: no answer can guess it from its own seed
+
+# after / before training, on held-out images; the reference answers reach (measured, see the
+# margins table) ae 0.27-0.36, convae 0.39-0.63, vae 0.40-0.52, pix2pix 0.55-0.70
+LEARNED_RATIO = {"ae": 0.7, "convae": 0.85, "vae": 0.75, "pix2pix": 0.85}
+# VAE: mean log-variance of the codes after the tiny run (reference -4.2 to -2.9; 0.0 when the
+# decoder is trained on the mean instead of a sample), and KL at beta 20 / KL at beta 1
+# (reference 0.20-0.30; 1.0 when beta·KL is not in the optimised loss)
+LOG_VARIANCE_BELOW = -1.0
+KL_RATIO = 0.6
+VAE_PROBE_BETA = 20.0
+
+
+def held_out(config, count=HELD_OUT):
+    """Images (and sources, labels) of the same kind as the training data, from another seed."""
+    other = dataclasses.replace(config, seed=config.seed + 1000, dataset_size=count)
+    return gendojo.load_dataset(other)
+
+
+def mse(a, b):
+    return float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+
+
+def _fresh(answer, config):
+    with answer_code("build(config)", 60):
+        return answer.build(config)
+
+
+@pytest.mark.topics(*RECONSTRUCTING)
+def test_learns_on_unseen_images(answer):
+    """Reconstructions (AE, ConvAE, VAE) or translations (pix2pix) of images the training never
+    saw are closer to their targets after ``train`` than with the networks ``build`` makes."""
+    topic = answer.REF.topic
+    run = train_tiny(answer, topic)
+    test = held_out(run.config)
+    fresh = _fresh(answer, run.config)
+    if topic == "pix2pix":
+        what, inputs, targets = "translate(networks, sources)", test.sources, test.images
+        with answer_code(what, 60):
+            before, after = (answer.translate(n, inputs) for n in (fresh, run.networks))
+        error = lambda output: float(np.mean(np.abs(np.asarray(output) - targets)))  # noqa: E731
+        measure = "mean absolute error"
+    else:
+        what, inputs, targets = "reconstruct(networks, images)", test.images, test.images
+        with answer_code(what, 60):
+            before, after = (answer.reconstruct(n, inputs) for n in (fresh, run.networks))
+        error = lambda output: mse(output, targets)  # noqa: E731
+        measure = "mean squared error"
+    for output in (before, after):
+        output = np.asarray(output)
+        assert output.shape == targets.shape, (
+            f"{what} returned shape {output.shape} for {len(inputs)} images of shape {targets.shape[1:]}"
+        )
+        assert not np.allclose(output, inputs, atol=1e-4), (
+            f"{what} returns its input unchanged: the images must go through the networks"
+        )
+    ratio = LEARNED_RATIO[topic]
+    claimed = {name: values[-1] for name, values in run.history.items() if values}
+    assert error(after) < ratio * error(before), (
+        f"on {len(inputs)} images the training never saw, {what} did not improve: {measure} "
+        f"{error(before):.4f} with the networks build() makes, {error(after):.4f} after train() "
+        f"(needed below {ratio} × before). train() reported {claimed}; the grader measures for itself"
+    )
+
+
+def encoded(answer, networks, images):
+    with answer_code("encode(networks, images)", 60):
+        mean, log_variance = answer.encode(networks, images)
+    return np.asarray(mean, np.float64), np.asarray(log_variance, np.float64)
+
+
+def kl_from_prior(mean, log_variance):
+    """KL(N(mean, exp(log_variance)) ‖ N(0, I)) per image, averaged: computed here, not by the answer."""
+    return float(np.mean(np.sum(0.5 * (mean**2 + np.exp(log_variance) - 1 - log_variance), axis=1)))
+
+
+@pytest.mark.topics("vae")
+def test_vae_decoder_sees_samples(answer):
+    """Training decodes z = mean + σ·ε: the encoder's variance matters, so it shrinks below the
+    prior's (log-variance 0). Decoding the mean leaves σ nothing to learn from but the KL, which
+    pulls the log-variance to exactly 0."""
+    run = train_tiny(answer, "vae")
+    _, log_variance = encoded(answer, run.networks, held_out(run.config).images)
+    assert log_variance.mean() < LOG_VARIANCE_BELOW, (
+        f"after training, the codes' mean log-variance on unseen images is {log_variance.mean():.3f} "
+        f"(needed below {LOG_VARIANCE_BELOW}): does the decoder get reparameterize(mean, log_variance) "
+        f"during training, or the mean?"
+    )
+
+
+@pytest.mark.topics("vae")
+def test_vae_kl_is_optimised(answer):
+    """With beta 20 the KL term dominates the loss, so the codes move towards the prior: their KL
+    (computed here from ``encode`` on unseen images) falls well below the beta-1 run's. A KL that is
+    only logged, not optimised, does not care about beta."""
+    plain = train_tiny(answer, "vae")
+    heavy = train_tiny(answer, "vae", beta=VAE_PROBE_BETA)
+    images = held_out(plain.config).images
+    kl_plain = kl_from_prior(*encoded(answer, plain.networks, images))
+    kl_heavy = kl_from_prior(*encoded(answer, heavy.networks, images))
+    assert kl_heavy < KL_RATIO * kl_plain, (
+        f"the codes' KL from the prior on unseen images is {kl_heavy:.3f} after training with beta "
+        f"{VAE_PROBE_BETA:g} and {kl_plain:.3f} with beta 1 (needed below {KL_RATIO} × the latter): "
+        f"is beta·KL part of the loss that is optimised, not only of the history?"
+    )
+
+
+def samples(answer, networks, config, count=LATENTS):
+    latents = np.random.default_rng(SEED).standard_normal((count, config.latent_dim)).astype(np.float32)
+    with answer_code(f"generate(networks, {count} latents)", 120):
+        if answer.REF.topic == "cgan":
+            return np.asarray(answer.generate(networks, latents, np.arange(count) % config.num_classes))
+        return np.asarray(answer.generate(networks, latents))
+
+
+@pytest.mark.topics(*GENERATING)
+def test_samples_in_range_and_driven_by_noise(answer):
+    """On the grader's 500 noise vectors, after training: every pixel in [-1, 1], and different
+    noise gives different images (with the networks build() makes, too)."""
+    topic = answer.REF.topic
+    run = train_tiny(answer, topic)
+    after = samples(answer, run.networks, run.config)
+    outside = np.sum((after < -1 - 1e-6) | (after > 1 + 1e-6), axis=(1, 2, 3)) > 0
+    assert not outside.any(), (
+        f"{outside.sum()} of {len(after)} samples leave [-1, 1] (from {after.min():.3f} to "
+        f"{after.max():.3f}): the generator's last layer needs a tanh"
+    )
+    fresh = samples(answer, _fresh(answer, run.config), run.config, count=64)
+    for when, images in (("after training", after), ("as build() makes it", fresh)):
+        spread = float(images.std(axis=0).mean())
+        assert spread > 1e-4, (
+            f"every noise vector gives the same image {when} (per-pixel spread {spread:.2g} over "
+            f"{len(images)} latents): the generator ignores its noise"
+        )
+
+
+@pytest.mark.topics(*GENERATING)
+def test_samples_are_not_copies(answer):
+    """Samples are not training images handed back: most of 500 lie farther from their nearest
+    training image than two real images of the data set lie from each other's nearest."""
+    topic = answer.REF.topic
+    run = train_tiny(answer, topic)
+    made = samples(answer, run.networks, run.config).reshape(LATENTS, -1)
+    train = run.data.images.reshape(len(run.data.images), -1).astype(np.float32)
+    nearest = np.sqrt(((made[:, None, :] - train[None, :, :]) ** 2).mean(axis=2)).min(axis=1)
+    copies = float(np.mean(nearest < 0.02))
+    assert copies < 0.5, (
+        f"{copies:.0%} of the samples are copies of training images (root mean squared difference "
+        f"below 0.02 to one of them): a generator must make images, not return stored ones"
+    )
