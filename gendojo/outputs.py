@@ -83,18 +83,25 @@ def save_loss_plot(history, path, title=""):
 
     figure = Figure(figsize=(7, 4), dpi=100)
     axes = figure.add_subplot()
-    for name, values in history.items():
-        if name in NOT_PLOTTED:
-            continue
-        values = np.asarray(values, dtype=np.float64)
-        axes.plot(np.arange(len(values)), values, label=name, alpha=0.35, linewidth=0.8)
+    names = [name for name in history if name not in NOT_PLOTTED]
+    # Measures that are not losses (GAN diversity, the WGAN's distance estimate) get their own axis.
+    measures = [name for name in names if name in ("diversity", "wasserstein")]
+    right = axes.twinx() if measures else None
+    for index, name in enumerate(names):
+        target = right if name in measures else axes
+        values = np.asarray(history[name], dtype=np.float64)
+        color = f"C{index % 10}"
+        target.plot(np.arange(len(values)), values, label=name, color=color, alpha=0.35, linewidth=0.8)
         if len(values) >= 20:
-            axes.plot(*running_mean(values), color=axes.lines[-1].get_color())
+            target.plot(*running_mean(values), color=color)
     axes.set_xlabel("training step")
     axes.set_ylabel("loss")
+    if right is not None:
+        right.set_ylabel(" / ".join(measures) + " (not a loss)")
     axes.set_title(title)
     axes.grid(alpha=0.3)
-    axes.legend()
+    handles = [line for target in (axes, right) if target is not None for line in target.lines]
+    axes.legend(handles=[line for line in handles if not line.get_label().startswith("_")])
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
