@@ -1,11 +1,19 @@
 """The question sheets and their index stay in step with the answers on disk."""
 
+import ast
 import re
+import shlex
+import sys
+import tomllib
 
 import pytest
 from harness import QUESTIONS, REFERENCE, ROOT, spec_topics
 
 import gendojo
+from gendojo.latent import FILES as LATENT_FILES
+
+if str(ROOT) not in sys.path:  # benchmarks/ is imported as a package
+    sys.path.insert(0, str(ROOT))
 
 TOPICS = sorted(p.name for p in REFERENCE.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
@@ -39,3 +47,211 @@ def test_readme_commands_are_the_ones_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "bash setup.sh" in readme and "bash setup.sh" in ci
     assert "pytest -n 2 --dist loadgroup" in readme and "pytest -n 2 --dist loadgroup" in ci
+
+
+# --- Hyperparameter tables against the answers' Config defaults --------------------------------
+
+# Fields that are not hyperparameters: where to write, which device, whether to resume or be quiet.
+NOT_HYPERPARAMETERS = {"out", "device", "resume", "quiet", "data_dir"}
+NUMBER = re.compile(r"(?<![\w.])[-−]?\d{1,3}(?:,\d{3})+(?![\d.])|(?<![\w.])[-−]?\d+(?:\.\d+)?(?:e[-−]?\d+)?")
+FLAG = re.compile(r"--[a-z][a-z0-9-]*")
+
+
+def config_defaults(path):
+    """``{field: default}`` of the ``Config`` dataclass in an answer file, read from its source
+    (importing four frameworks would take most of a minute)."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ClassDef) and node.name == "Config":
+            defaults = {}
+            for statement in node.body:
+                if isinstance(statement, ast.AnnAssign):
+                    value = statement.value
+                    if isinstance(value, ast.Call):  # field(default=..., metadata=...)
+                        value = next(k.value for k in value.keywords if k.arg == "default")
+                    defaults[statement.target.id] = ast.literal_eval(value)
+            return defaults
+    raise AssertionError(f"{path} has no Config dataclass")
+
+
+def section(sheet, title):
+    """The text of the ``## title`` section of a sheet, up to the next ``## `` heading."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", sheet, re.M | re.S)
+    return match.group(1) if match else None
+
+
+def table_rows(text):
+    """The cells of every row of the first Markdown table in ``text``, header and rule left out."""
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
+
+
+def numbers(text):
+    return [float(token.replace(",", "").replace("−", "-")) for token in NUMBER.findall(text)]
+
+
+def field_of(flag, fields):
+    """The Config field a flag sets: ``--image-size`` → image_size, ``--no-x`` → x, and a unique
+    prefix as argparse accepts it (``--class`` → class_id)."""
+    name = flag[2:].replace("-", "_")
+    if name.startswith("no_") and name[3:] in fields:
+        return name[3:]
+    if name in fields:
+        return name
+    matches = [field for field in fields if field.startswith(name)]
+    assert len(matches) == 1, f"{flag} names no Config field (or more than one)"
+    return matches[0]
+
+
+def table_problems(sheet, defaults):
+    """What the sheet's hyperparameter table gets wrong about ``defaults``: a list of sentences."""
+    text = section(sheet, "Hyperparameters")
+    if text is None:
+        return ["no '## Hyperparameters' section"]
+    problems, listed = [], set()
+    for setting, value, flags in (row[:3] for row in table_rows(text)):
+        row_fields = [field_of(flag, defaults) for flag in FLAG.findall(flags)]
+        row_fields = list(dict.fromkeys(row_fields))  # --latent-plots / --no-latent-plots: one field
+        listed.update(row_fields)
+        tokens = numbers(value)
+        for field in row_fields:
+            default, wrong = defaults[field], False
+            if isinstance(default, bool):
+                wrong = ("on" if default else "off") not in value.split()
+            elif isinstance(default, str):
+                wrong = bool(default) and default not in value
+            elif len(row_fields) == 1:  # the value starts with the default
+                wrong = not tokens or abs(tokens[0]) != pytest.approx(abs(default))
+            else:
+                wrong = not any(token == pytest.approx(default) for token in tokens)
+            if wrong:
+                problems.append(f"row '{setting}' says '{value}', but {field} defaults to {default!r}")
+    for field in defaults.keys() - NOT_HYPERPARAMETERS - listed:
+        problems.append(f"{field} (default {defaults[field]!r}) is in no row of the table")
+    return problems
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_hyperparameter_table_matches_the_four_configs(topic):
+    sheet = (QUESTIONS / f"{topic}.md").read_text()
+    for framework in gendojo.FRAMEWORKS:
+        defaults = config_defaults(REFERENCE / topic / f"{topic}_{framework}.py")
+        problems = table_problems(sheet, defaults)
+        assert not problems, f"{topic}.md vs {topic}_{framework}.py Config:\n" + "\n".join(problems)
+
+
+def test_the_table_check_catches_a_wrong_default():
+    sheet = (QUESTIONS / "convae.md").read_text()
+    defaults = config_defaults(REFERENCE / "convae" / "convae_pytorch.py")
+    assert table_problems(sheet, defaults) == []
+    assert table_problems(sheet, defaults | {"steps": 1500}) == [
+        "row 'training steps' says '1000', but steps defaults to 1500"
+    ]
+    assert table_problems(sheet, defaults | {"lr": 2e-4})  # lr shares its row with Adam's betas
+    assert table_problems(sheet, defaults | {"seed": 0, "new_setting": 3}) == [
+        "new_setting (default 3) is in no row of the table"
+    ]
+
+
+# --- Pictures: every one listed with its command, shown somewhere, and every one shown exists ----
+
+ASSETS = ROOT / "assets"
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
+# Files an answer writes into its output folder that a picture can come from.
+ANSWER_OUTPUTS = ("samples.png", "losses.png", *LATENT_FILES)
+
+
+def manifest():
+    return tomllib.loads((ASSETS / "manifest.toml").read_text())["asset"]
+
+
+def documents():
+    """Every Markdown file of the project a reader may open (not the download cache or outputs)."""
+    skip = ("outputs", "datasets/cache", ".git", "starter")
+    return [p for p in ROOT.rglob("*.md") if not any(part in p.relative_to(ROOT).as_posix() for part in skip)]
+
+
+def shown_pictures():
+    """{document: [image paths it shows, resolved]} for every relative image reference."""
+    shown = {}
+    for document in documents():
+        targets = [t for t in IMAGE.findall(document.read_text()) if "://" not in t]
+        shown[document] = [(document.parent / target.split("#")[0]).resolve() for target in targets]
+    return shown
+
+
+def test_every_picture_shown_exists():
+    for document, pictures in shown_pictures().items():
+        for picture in pictures:
+            assert picture.is_file(), f"{document.relative_to(ROOT)} shows {picture}, which does not exist"
+
+
+def test_every_picture_is_in_the_manifest_and_shown_somewhere():
+    on_disk = {p.relative_to(ASSETS).as_posix() for p in ASSETS.rglob("*") if p.suffix in PICTURE_SUFFIXES}
+    listed = [entry["path"] for entry in manifest()]
+    assert len(listed) == len(set(listed)), "assets/manifest.toml lists a picture twice"
+    assert not on_disk - set(listed), (
+        f"pictures with no entry in assets/manifest.toml: {sorted(on_disk - set(listed))}"
+    )
+    assert not set(listed) - on_disk, f"manifest entries with no picture: {sorted(set(listed) - on_disk)}"
+    shown = {p for pictures in shown_pictures().values() for p in pictures}
+    unshown = sorted(path for path in on_disk if (ASSETS / path).resolve() not in shown)
+    assert not unshown, f"pictures in assets/ that no document shows: {unshown}"
+
+
+def test_every_manifest_command_names_a_script_and_real_flags():
+    for entry in manifest():
+        words = shlex.split(entry["command"])
+        where = f"assets/manifest.toml, {entry['path']}"
+        assert words[0] == "python" and (ROOT / words[1]).is_file(), f"{where}: no script {words[1:2]}"
+        if words[1].startswith("answers/"):
+            fields = config_defaults(ROOT / words[1])
+            for flag in FLAG.findall(" ".join(words[2:])):
+                field_of(flag, fields)  # fails for a flag the answer does not have
+            assert entry["output"] in ANSWER_OUTPUTS, f"{where}: answers write no {entry['output']}"
+        else:
+            assert entry["output"] == f"assets/{entry['path']}" and entry["output"] in words, (
+                f"{where}: the command must write the picture itself ({entry['output']})"
+            )
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_a_sheet_with_pictures_points_to_their_commands(topic):
+    sheet = (QUESTIONS / f"{topic}.md").read_text()
+    links = "../assets/manifest.toml" in sheet
+    assert links or "../assets/" not in sheet, f"{topic}.md shows pictures but does not link their commands"
+
+
+@pytest.mark.parametrize("name", ["shapes", "simple-shapes"])
+def test_the_data_pictures_are_what_their_command_draws(name):
+    """The two data pictures are drawn, not trained, so they must match their command exactly; if
+    the shapes change, rerun the command in assets/manifest.toml."""
+    import cv2
+
+    from benchmarks.assets import data_rows
+
+    path = ASSETS / ("shapes.png" if name == "shapes" else "simple_shapes.png")
+    drawn = gendojo.make_grid(data_rows(name), scale=3 if name == "shapes" else None)
+    stored = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    assert stored.shape == drawn.shape and (stored == drawn).all(), (
+        f"{path.name} is not what `python benchmarks/assets.py draw {name} ...` draws now: rerun it"
+    )
+
+
+# --- Numbers the sheets state that a library update could change ---------------------------------
+
+
+def test_the_gan_sheets_float32_facts_hold_in_pytorch():
+    """gan.md: σ(a) rounds to 1 from a ≈ 17 but to 0 only below a ≈ −88; BCELoss clamps its log at
+    −100, so a confident wrong D gives a loss of 100 and a gradient of 0, not inf or nan."""
+    import torch
+
+    sigma = torch.sigmoid(torch.tensor([16.5, 17.0, -88.0, -89.0]))
+    assert sigma[0] < 1 and sigma[1] == 1 and 0 < sigma[2] < 1e-37 and sigma[3] == 0
+    logit = torch.tensor([30.0], requires_grad=True)
+    loss = torch.nn.functional.binary_cross_entropy(torch.sigmoid(logit), torch.zeros(1))
+    loss.backward()
+    assert loss.item() == 100 and logit.grad.item() == 0
+    logit = torch.tensor([-30.0], requires_grad=True)
+    torch.nn.functional.binary_cross_entropy(torch.sigmoid(logit), torch.ones(1)).backward()
+    assert logit.grad.item() == pytest.approx(-0.094, abs=0.001)  # the logit form gives −1
