@@ -4,6 +4,8 @@ starter DIR [--topic T]   a student's copy of answers/ with the solutions taken 
 compare TOPIC [--frameworks F …] [--out DIR] [--answers DIR] [-- FLAGS for every answer]
                           the four answers of a topic run with one config, side by side: a table
                           (parameters, ms per step, final losses, quality), samples and loss curves
+notebook TOPIC FRAMEWORK [--out FILE] [--execute] [-- FLAGS for the answer]
+                          an answer as a Jupyter notebook: progress bar, grids and loss plot inline
 """
 
 import sys
@@ -13,6 +15,7 @@ from gendojo.cli import run_main
 COMMANDS = {
     "starter": ("gendojo.starter", "a student's copy of answers/ with the solutions taken out"),
     "compare": ("gendojo.compare", "a topic's four answers run with one config, side by side"),
+    "notebook": ("gendojo.notebook", "an answer as a Jupyter notebook that shows what it makes"),
 }
 
 

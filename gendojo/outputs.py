@@ -188,6 +188,7 @@ def train_and_save(config, topic, framework, build, train, data, samples, score=
     the trained networks: printed in one line and stored in history.json under "quality".
     """
     from gendojo.frameworks import load_checkpoint
+    from gendojo.notebook import show
 
     out = output_dir(config.out, topic, framework)
     networks = build(config)
@@ -200,7 +201,7 @@ def train_and_save(config, topic, framework, build, train, data, samples, score=
         nonlocal step_started
         durations.append(time.perf_counter() - step_started)
         if config.sample_every and step % config.sample_every == 0:
-            save_grid(samples(networks), out / f"samples/step{step:06d}.png")
+            show(save_grid(samples(networks), out / f"samples/step{step:06d}.png"))  # show: in Jupyter
         step_started = time.perf_counter()  # the time spent writing a grid is no step's
 
     started = step_started = time.perf_counter()
@@ -212,4 +213,5 @@ def train_and_save(config, topic, framework, build, train, data, samples, score=
         scoring = time.perf_counter()
         extra["quality"] = {**score(networks), "seconds": round(time.perf_counter() - scoring, 3)}
     finish_run(networks, history, config, out, topic, framework, seconds, step_ms=step_ms(durations), **extra)
+    show(out / "samples.png", out / "losses.png")
     return networks, history, out

@@ -1,6 +1,5 @@
 """The question sheets and their index stay in step with the answers on disk."""
 
-import ast
 import re
 import shlex
 import sys
@@ -10,7 +9,9 @@ import pytest
 from harness import QUESTIONS, REFERENCE, ROOT, spec_topics
 
 import gendojo
+from gendojo import notebook
 from gendojo.latent import FILES as LATENT_FILES
+from gendojo.notebook import config_defaults
 
 if str(ROOT) not in sys.path:  # benchmarks/ is imported as a package
     sys.path.insert(0, str(ROOT))
@@ -57,22 +58,6 @@ NUMBER = re.compile(r"(?<![\w.])[-−]?\d{1,3}(?:,\d{3})+(?![\d.])|(?<![\w.])[-�
 FLAG = re.compile(r"--[a-z][a-z0-9-]*")
 
 
-def config_defaults(path):
-    """``{field: default}`` of the ``Config`` dataclass in an answer file, read from its source
-    (importing four frameworks would take most of a minute)."""
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.ClassDef) and node.name == "Config":
-            defaults = {}
-            for statement in node.body:
-                if isinstance(statement, ast.AnnAssign):
-                    value = statement.value
-                    if isinstance(value, ast.Call):  # field(default=..., metadata=...)
-                        value = next(k.value for k in value.keywords if k.arg == "default")
-                    defaults[statement.target.id] = ast.literal_eval(value)
-            return defaults
-    raise AssertionError(f"{path} has no Config dataclass")
-
-
 def section(sheet, title):
     """The text of the ``## title`` section of a sheet, up to the next ``## `` heading."""
     match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", sheet, re.M | re.S)
@@ -90,16 +75,10 @@ def numbers(text):
 
 
 def field_of(flag, fields):
-    """The Config field a flag sets: ``--image-size`` → image_size, ``--no-x`` → x, and a unique
-    prefix as argparse accepts it (``--class`` → class_id)."""
-    name = flag[2:].replace("-", "_")
-    if name.startswith("no_") and name[3:] in fields:
-        return name[3:]
-    if name in fields:
-        return name
-    matches = [field for field in fields if field.startswith(name)]
-    assert len(matches) == 1, f"{flag} names no Config field (or more than one)"
-    return matches[0]
+    """The Config field ``flag`` sets, as the answer's argparse reads it (``--class`` → class_id)."""
+    field = notebook.field_of(flag, fields)
+    assert field is not None, f"{flag} names no Config field (or more than one)"
+    return field
 
 
 def table_problems(sheet, defaults):
@@ -255,3 +234,27 @@ def test_the_gan_sheets_float32_facts_hold_in_pytorch():
     logit = torch.tensor([-30.0], requires_grad=True)
     torch.nn.functional.binary_cross_entropy(torch.sigmoid(logit), torch.ones(1)).backward()
     assert logit.grad.item() == pytest.approx(-0.094, abs=0.001)  # the logit form gives −1
+
+
+def test_the_loss_plot_puts_measures_that_are_not_losses_on_their_own_axis(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    saved = []
+    monkeypatch.setattr(Figure, "savefig", lambda figure, path, **kwargs: saved.append(figure))
+    history = {"critic_loss": [0.1] * 30, "g_loss": [0.2] * 30, "wasserstein": [-0.1] * 30}
+    gendojo.save_loss_plot(history | {"critic_updates": list(range(30))}, tmp_path / "wgan.png")
+    gendojo.save_loss_plot({"loss": [1.0, 0.5]}, tmp_path / "ae.png")
+    wgan, ae = saved
+    left, right = wgan.axes
+
+    def named(axes):  # the running means are unnamed lines ("_child…")
+        return [line.get_label() for line in axes.lines if not line.get_label().startswith("_")]
+
+    assert left.get_ylabel() == "loss" and named(left) == ["critic_loss", "g_loss"]
+    assert right.get_ylabel() == "wasserstein (not a loss)" and named(right) == ["wasserstein"]
+    assert [text.get_text() for text in left.get_legend().get_texts()] == [
+        "critic_loss",
+        "g_loss",
+        "wasserstein",
+    ]
+    assert len(ae.axes) == 1 and ae.axes[0].get_ylabel() == "loss"
