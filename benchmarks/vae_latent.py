@@ -118,6 +118,11 @@ def main(argv=None):
         "code_max": rounded(means.max(axis=0), 2),
         "mean_posterior_std": rounded(np.exp(0.5 * log_variances).mean(axis=0), 3),
         "prior_share_where_q_is_thin": round(float(np.mean(at_prior < thin)), 3),
+        # latent arithmetic needs classes that sit apart: the mean code of each class
+        "class_mean_codes": {
+            name: rounded(means[data.labels == index].mean(axis=0), 2)
+            for index, name in enumerate(data.classes)
+        },
         "colourfulness": {
             "real": round(colourfulness(shown), 3),
             "reconstructions": round(colourfulness(answer.reconstruct(networks, shown)), 3),

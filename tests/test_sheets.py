@@ -9,7 +9,7 @@ import pytest
 from harness import QUESTIONS, REFERENCE, ROOT, spec_topics
 
 import gendojo
-from gendojo import notebook
+from gendojo import notebook, sheets
 from gendojo.latent import FILES as LATENT_FILES
 from gendojo.notebook import config_defaults
 
@@ -258,3 +258,76 @@ def test_the_loss_plot_puts_measures_that_are_not_losses_on_their_own_axis(tmp_p
         "wasserstein",
     ]
     assert len(ae.axes) == 1 and ae.axes[0].get_ylabel() == "loss"
+
+
+# --- Every sheet in the same learner-first order --------------------------------------------------
+
+ORDER = (
+    "The idea",
+    "Data",
+    "Architecture",
+    "Parameter counts",
+    "Hyperparameters",
+    "Questions",
+    "Where the four frameworks differ",
+    "What goes wrong",  # the GAN family only
+    "Check yourself",
+    "Results",
+    "Appendix: engineering notes",
+)
+GAN_FAMILY = ("gan", "dcgan", "cgan", "wgan", "pix2pix")
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_sheet_sections_come_in_the_learners_order(topic):
+    sheet = (QUESTIONS / f"{topic}.md").read_text()
+    titles = re.findall(r"^## (.+)$", sheet, re.M)
+    expected = [t for t in ORDER if t != "What goes wrong" or topic in GAN_FAMILY]
+    assert titles == expected, f"{topic}.md's sections are {titles}"
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_questions_name_what_to_write_and_what_comes_out(topic):
+    sheet = (QUESTIONS / f"{topic}.md").read_text()
+    questions = section(sheet, "Questions") or ""
+    assert f"python -m gendojo starter mywork --topic {topic}" in questions
+    numbers = sorted(
+        {n for path in (REFERENCE / topic).glob(f"{topic}_*.py") for n in sheets.solution_signatures(path)}
+    )
+    for number in numbers:
+        assert f"<!-- signatures Q{number} -->" in questions, f"{topic}.md: Q{number} has no signature table"
+    assert sheets.refresh(sheet, topic) == sheet, (
+        f"{topic}.md's signature tables differ from the answers: run python -m gendojo.sheets"
+    )
+    assert questions.count("*A correct answer:*") >= len(numbers), (
+        f"{topic}.md: a question says not what it gives"
+    )
+    think = questions.split("Then think about these", 1)[-1]
+    asked = len(re.findall(r"^\d+\. ", think, re.M))
+    assert asked and think.count("<details><summary>") == asked, (
+        f"{topic}.md: a question has no expected answer"
+    )
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_sheet_links_its_papers_and_writes_math_for_github(topic):
+    sheet = (QUESTIONS / f"{topic}.md").read_text()
+    header = sheet.split("## The idea", 1)[0]
+    assert "**Papers:**" in header and re.search(r"\(\d{4}\)|, \d{4}", header), f"{topic}.md: no papers"
+    assert "$$" in sheet, f"{topic}.md has no display math GitHub renders"
+
+
+def test_signature_tables_follow_the_answers(tmp_path):
+    """Break an answer's signature on purpose: the block computed for the sheet changes."""
+    answers = tmp_path / "answers" / "ae"
+    answers.mkdir(parents=True)
+    for path in (REFERENCE / "ae").glob("ae_*.py"):
+        (answers / path.name).write_text(path.read_text())
+    sheet = (QUESTIONS / "ae.md").read_text()
+    assert sheets.refresh(sheet, "ae", tmp_path / "answers") == sheet
+    keras = answers / "ae_keras.py"
+    keras.write_text(
+        keras.read_text().replace("def reconstruct(networks, images)", "def reconstruct(networks, x)")
+    )
+    changed = sheets.refresh(sheet, "ae", tmp_path / "answers")
+    assert "| Keras 3 | `reconstruct(networks, x)` |" in changed and changed != sheet
