@@ -331,3 +331,13 @@ def test_signature_tables_follow_the_answers(tmp_path):
     )
     changed = sheets.refresh(sheet, "ae", tmp_path / "answers")
     assert "| Keras 3 | `reconstruct(networks, x)` |" in changed and changed != sheet
+
+
+def test_the_index_has_a_study_path_through_every_topic():
+    index = (QUESTIONS / "README.md").read_text()
+    path = section(index, "Study path")
+    assert path, "questions/README.md has no '## Study path'"
+    rows = table_rows(path)
+    assert rows and all(row[2] and re.search(r"\d+–\d+ h", row[3]) for row in rows), rows
+    for topic in TOPICS:
+        assert f"]({topic}.md)" in path, f"the study path leaves out {topic}"
