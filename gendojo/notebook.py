@@ -52,15 +52,22 @@ def show(*paths):
 def config_defaults(path):
     """``{field: default}`` of the ``Config`` dataclass in an answer file, read from its source
     without importing it (importing an answer imports its framework, seconds to a minute)."""
-    for node in ast.parse(Path(path).read_text()).body:
+    try:
+        tree = ast.parse(Path(path).read_text())
+    except SyntaxError as error:
+        raise GenDojoError(f"{path} does not parse (line {error.lineno}): {error.msg}") from None
+    for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == "Config":
             defaults = {}
             for statement in node.body:
-                if isinstance(statement, ast.AnnAssign):
+                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
                     value = statement.value
                     if isinstance(value, ast.Call):  # field(default=..., metadata=...)
-                        value = next(k.value for k in value.keywords if k.arg == "default")
-                    defaults[statement.target.id] = ast.literal_eval(value)
+                        value = next((k.value for k in value.keywords if k.arg == "default"), None)
+                    try:
+                        defaults[statement.target.id] = ast.literal_eval(value) if value else None
+                    except ValueError:  # not a literal: the field is still a flag
+                        defaults[statement.target.id] = None
             return defaults
     raise GenDojoError(f"{path} has no Config dataclass")
 
