@@ -341,3 +341,26 @@ def test_the_index_has_a_study_path_through_every_topic():
     assert rows and all(row[2] and re.search(r"\d+–\d+ h", row[3]) for row in rows), rows
     for topic in TOPICS:
         assert f"]({topic}.md)" in path, f"the study path leaves out {topic}"
+
+
+def anchors(markdown):
+    """GitHub's anchors for the headings of a Markdown text."""
+    found = set()
+    for title in re.findall(r"^#{1,6} (.+)$", markdown, re.M):
+        slug = re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+        found.add(slug)
+    return found
+
+
+def test_every_link_to_a_heading_finds_it():
+    pages = [*QUESTIONS.glob("*.md"), ROOT / "README.md"]
+    for page in pages:
+        text = page.read_text()
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", text):
+            if "://" in target:
+                continue
+            linked = (page.parent / target).resolve() if target else page
+            assert linked.is_file(), f"{page.name} links {target}, which does not exist"
+            assert anchor in anchors(linked.read_text()), (
+                f"{page.name} links {target}#{anchor}: no such heading"
+            )
