@@ -6,6 +6,8 @@ grade DIR [--topic T] [--framework F] [--report FILE] [--json FILE] [--grading F
 compare TOPIC [--frameworks F …] [--out DIR] [--answers DIR] [-- FLAGS for every answer]
                           the four answers of a topic run with one config, side by side: a table
                           (parameters, ms per step, final losses, quality), samples and loss curves
+notebook TOPIC FRAMEWORK [--out FILE] [--execute] [-- FLAGS for the answer]
+                          an answer as a Jupyter notebook: progress bar, grids and loss plot inline
 """
 
 import sys
@@ -16,6 +18,7 @@ COMMANDS = {
     "starter": ("gendojo.starter", "a student's copy of answers/ with the solutions taken out"),
     "grade": ("gendojo.grade", "grade a student's tree (each answer in its own sealed process)"),
     "compare": ("gendojo.compare", "a topic's four answers run with one config, side by side"),
+    "notebook": ("gendojo.notebook", "an answer as a Jupyter notebook that shows what it makes"),
 }
 
 

@@ -83,18 +83,25 @@ def save_loss_plot(history, path, title=""):
 
     figure = Figure(figsize=(7, 4), dpi=100)
     axes = figure.add_subplot()
-    for name, values in history.items():
-        if name in NOT_PLOTTED:
-            continue
-        values = np.asarray(values, dtype=np.float64)
-        axes.plot(np.arange(len(values)), values, label=name, alpha=0.35, linewidth=0.8)
+    names = [name for name in history if name not in NOT_PLOTTED]
+    # Measures that are not losses (GAN diversity, the WGAN's distance estimate) get their own axis.
+    measures = [name for name in names if name in ("diversity", "wasserstein")]
+    right = axes.twinx() if measures else None
+    for index, name in enumerate(names):
+        target = right if name in measures else axes
+        values = np.asarray(history[name], dtype=np.float64)
+        color = f"C{index % 10}"
+        target.plot(np.arange(len(values)), values, label=name, color=color, alpha=0.35, linewidth=0.8)
         if len(values) >= 20:
-            axes.plot(*running_mean(values), color=axes.lines[-1].get_color())
+            target.plot(*running_mean(values), color=color)
     axes.set_xlabel("training step")
     axes.set_ylabel("loss")
+    if right is not None:
+        right.set_ylabel(" / ".join(measures) + " (not a loss)")
     axes.set_title(title)
     axes.grid(alpha=0.3)
-    axes.legend()
+    handles = [line for target in (axes, right) if target is not None for line in target.lines]
+    axes.legend(handles=[line for line in handles if not line.get_label().startswith("_")])
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -181,6 +188,7 @@ def train_and_save(config, topic, framework, build, train, data, samples, score=
     the trained networks: printed in one line and stored in history.json under "quality".
     """
     from gendojo.frameworks import load_checkpoint
+    from gendojo.notebook import show
 
     out = output_dir(config.out, topic, framework)
     networks = build(config)
@@ -193,7 +201,7 @@ def train_and_save(config, topic, framework, build, train, data, samples, score=
         nonlocal step_started
         durations.append(time.perf_counter() - step_started)
         if config.sample_every and step % config.sample_every == 0:
-            save_grid(samples(networks), out / f"samples/step{step:06d}.png")
+            show(save_grid(samples(networks), out / f"samples/step{step:06d}.png"))  # show: in Jupyter
         step_started = time.perf_counter()  # the time spent writing a grid is no step's
 
     started = step_started = time.perf_counter()
@@ -205,4 +213,5 @@ def train_and_save(config, topic, framework, build, train, data, samples, score=
         scoring = time.perf_counter()
         extra["quality"] = {**score(networks), "seconds": round(time.perf_counter() - scoring, 3)}
     finish_run(networks, history, config, out, topic, framework, seconds, step_ms=step_ms(durations), **extra)
+    show(out / "samples.png", out / "losses.png")
     return networks, history, out
