@@ -306,6 +306,10 @@ KIT = {
     "trainable_weights": lambda network: _weights(network, trainable_only=True),
     "count_parameters": _count,
     "keras_backend": lambda: __import__("keras").backend.backend(),
+    "threads": lambda: {
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "torch": sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None,
+    },
 }
 
 

@@ -18,7 +18,7 @@ import time
 import pytest
 import test_answers as answers
 import test_learning as learning
-from harness import REFERENCE, ROOT, AnswerProblem, AnswerRef, load, release
+from harness import REFERENCE, AnswerProblem, AnswerRef, load, release
 
 from gendojo import sandbox
 from gendojo.starter import strip_solutions
@@ -220,9 +220,20 @@ def test_an_attacking_file_gets_nothing(tmp_path, listener):
         pytest.skip(f"network and folder isolation not available here: {protections['why']}")
 
 
-def test_protections_are_named_in_the_report(tmp_path):
+def test_protections_are_named_in_the_report():
     text = sandbox.describe_protections()
     assert "own process per answer" in text and "one thread per framework" in text
     if sandbox.protections()["user"]:
         assert "unprivileged user id" in text and "no network" in text
-    assert ROOT.is_dir()
+
+
+def test_answer_processes_use_one_thread_whatever_the_grader_uses(monkeypatch):
+    """The same tree gets the same numbers in one process with two threads and under -n 2 with
+    one (issue 16): the answer's process always computes with one thread."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    ref = AnswerRef("ae", "pytorch", REFERENCE / "ae" / "ae_pytorch.py")
+    answer = load(ref)
+    try:
+        assert answer.kit.threads() == {"OMP_NUM_THREADS": "1", "torch": 1}
+    finally:
+        release(ref)
