@@ -19,6 +19,7 @@ from harness import answer_code, train_tiny
 
 import gendojo
 
+TOPIC_NAMES = ("ae", "convae", "vae", "gan", "dcgan", "cgan", "wgan", "pix2pix")
 RECONSTRUCTING = ("ae", "convae", "vae")
 GENERATING = ("gan", "dcgan", "cgan", "wgan")
 HELD_OUT = 64  # images the training never saw
@@ -189,3 +190,63 @@ def test_samples_are_not_copies(answer):
         f"{copies:.0%} of the samples are copies of training images (root mean squared difference "
         f"below 0.02 to one of them): a generator must make images, not return stored ones"
     )
+
+
+def inference_calls(answer, run, count):
+    """(label, function of index array → output) for each deterministic inference function."""
+    topic, config, data = answer.REF.topic, run.config, run.data
+    images = held_out(config, count)
+    latent_dim = getattr(config, "latent_dim", 1)
+    latents = np.random.default_rng(SEED).standard_normal((count, latent_dim)).astype(np.float32)
+    labels = np.arange(count) % getattr(config, "num_classes", 1)
+    nets = run.networks
+    calls = {
+        "ae": {"reconstruct": lambda i: answer.reconstruct(nets, images.images[i])},
+        "convae": {"reconstruct": lambda i: answer.reconstruct(nets, images.images[i])},
+        "vae": {
+            "encode": lambda i: np.concatenate(answer.encode(nets, images.images[i]), axis=1),
+            "decode": lambda i: answer.decode(nets, latents[i]),
+            "reconstruct": lambda i: answer.reconstruct(nets, images.images[i]),
+        },
+        "gan": {
+            "generate": lambda i: answer.generate(nets, latents[i]),
+            "discriminate": lambda i: answer.discriminate(nets, images.images[i]),
+        },
+        "cgan": {
+            "generate": lambda i: answer.generate(nets, latents[i], labels[i]),
+            "discriminate": lambda i: answer.discriminate(nets, images.images[i], labels[i]),
+        },
+        "wgan": {
+            "generate": lambda i: answer.generate(nets, latents[i]),
+            "critique": lambda i: answer.critique(nets, images.images[i]),
+        },
+        "pix2pix": {
+            "translate": lambda i: answer.translate(nets, images.sources[i]),
+            "discriminate": lambda i: answer.discriminate(nets, images.sources[i], images.images[i]),
+        },
+    }
+    calls["dcgan"] = calls["gan"]
+    return calls[topic]
+
+
+@pytest.mark.topics(*TOPIC_NAMES)
+def test_one_image_alone_as_in_a_batch(answer):
+    """Every deterministic inference function gives an image (or latent) alone the same output
+    as inside a batch: a network left in training mode (BatchNorm's batch statistics) does not,
+    and may crash on one image."""
+    run = train_tiny(answer, answer.REF.topic)
+    count = 6
+    for name, call in inference_calls(answer, run, count).items():
+        with answer_code(f"{name} on a batch of {count}", 60):
+            batch = np.asarray(call(np.arange(count)))
+        for index in (0, 3):
+            with answer_code(f"{name} on one image (or latent) alone", 60):
+                alone = np.asarray(call(np.array([index])))
+            assert alone.shape == batch[index : index + 1].shape, (
+                f"{name} of one input gave shape {alone.shape}, inside a batch {batch[index : index + 1].shape}"
+            )
+            assert np.allclose(alone, batch[index : index + 1], rtol=1e-3, atol=1e-4), (
+                f"{name} gives input {index} another output alone than inside a batch of {count} (largest "
+                f"difference {np.abs(alone - batch[index : index + 1]).max():.3g}): is a network in training "
+                f"mode (BatchNorm's batch statistics, dropout) during inference?"
+            )
