@@ -194,7 +194,7 @@ def test_samples_are_not_copies(answer):
 
 def inference_calls(answer, run, count):
     """(label, function of index array → output) for each deterministic inference function."""
-    topic, config, data = answer.REF.topic, run.config, run.data
+    topic, config = answer.REF.topic, run.config
     images = held_out(config, count)
     latent_dim = getattr(config, "latent_dim", 1)
     latents = np.random.default_rng(SEED).standard_normal((count, latent_dim)).astype(np.float32)
