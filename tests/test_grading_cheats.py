@@ -237,3 +237,19 @@ def test_answer_processes_use_one_thread_whatever_the_grader_uses(monkeypatch):
         assert answer.kit.threads() == {"OMP_NUM_THREADS": "1", "torch": 1}
     finally:
         release(ref)
+
+
+def test_grading_works_where_the_os_allows_no_isolation(monkeypatch):
+    """Without root or namespaces the answer still runs in its own limited process, and the report
+    says which protections were missing."""
+    monkeypatch.setenv("GENDOJO_SANDBOX", "off")
+    sandbox.protections.cache_clear()
+    ref = AnswerRef("ae", "pytorch", REFERENCE / "ae" / "ae_pytorch.py")
+    try:
+        assert "(no network or user isolation: GENDOJO_SANDBOX=off)" in sandbox.describe_protections()
+        answer = load(ref)
+        assert answer.Config().latent_dim > 0 and answer.kit.threads()["OMP_NUM_THREADS"] == "1"
+    finally:
+        release(ref)
+        monkeypatch.delenv("GENDOJO_SANDBOX")
+        sandbox.protections.cache_clear()
