@@ -206,8 +206,10 @@ def main(args):
             print(f"{name}: up to date ({out / name / RESULTS} is newer than all of its files), not graded again")
         else:
             todo.append(name)
-    print(f"grading {len(todo)} of {len(found)} students, {min(jobs, len(todo) or 1)} at a time, into {out}")
+    if todo:
+        print(f"grading {len(todo)} of {len(found)} students, {min(jobs, len(todo))} at a time, into {out}")
     running = Running()
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(grade_student, name, found[name], out / name, args, options, running): name
@@ -224,7 +226,7 @@ def main(args):
         except KeyboardInterrupt:
             running.stop()
             pool.shutdown(wait=True, cancel_futures=True)
-            done = sum(g.status != "failed" for g in graded.values())
+            done = sum(up_to_date(found[name], out / name, options) for name in found)
             print(f"stopped: {done} of {len(found)} students have results; the same command resumes")
             raise
     rows = write_roster(out / ROSTER, graded, out, questions)
@@ -236,6 +238,10 @@ def main(args):
     if counts["failed"]:
         return 2
     return 0 if all(full_marks(out / name) for name in found) else 1
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def full_marks(target):

@@ -158,6 +158,8 @@ def build(out, topics, frameworks=(), grading=None, time_limit=None, jobs=1):
         "time_limit": time_limit,
         "jobs": jobs,
     }
+    if grading:
+        load_grading(grading)  # a broken file fails here, not on the first submission
     out = Path(out).expanduser().resolve()
     if not out.parent.is_dir():
         raise GenDojoError(f"--out {out}: the folder {out.parent} does not exist")
@@ -168,7 +170,6 @@ def build(out, topics, frameworks=(), grading=None, time_limit=None, jobs=1):
         for path in files:
             _add(archive, f"{KIT}/{path.as_posix()}", (KIT_ROOT / path).read_bytes(), path.suffix == ".sh")
         if grading:
-            load_grading(grading)  # a broken file fails here, not on the first submission
             settings["grading"] = "course-grading.toml"
             _add(archive, f"{KIT}/course-grading.toml", Path(grading).expanduser().read_bytes())
         _add(archive, f"{KIT}/{SETTINGS}", json.dumps(settings, indent=1) + "\n")
