@@ -53,7 +53,9 @@ def students(class_dir, out):
             )
         found[folder.name] = folder
     if not found:
-        raise GenDojoError(f"{class_dir} has no student folders (one subfolder per student, each like answers/)")
+        raise GenDojoError(
+            f"{class_dir} has no student folders (one subfolder per student, each like answers/)"
+        )
     return found
 
 
@@ -165,7 +167,9 @@ def write_roster(path, graded, out, questions):
         for result in load_results(results_file):
             answers.setdefault((result.topic, result.framework), []).append(result)
         if not answers:
-            rows.append({"student": student, "total": 0, "max": 0, "note": graded[student].note or "no answers"})
+            rows.append(
+                {"student": student, "total": 0, "max": 0, "note": graded[student].note or "no answers"}
+            )
         for (topic, framework), checks in sorted(answers.items()):
             earned, possible = points(checks)
             row = {"student": student, "topic": topic, "framework": framework}
@@ -203,7 +207,9 @@ def main(args):
     for name, folder in found.items():
         if up_to_date(folder, out / name, options):
             graded[name] = Graded(name, "up to date")
-            print(f"{name}: up to date ({out / name / RESULTS} is newer than all of its files), not graded again")
+            print(
+                f"{name}: up to date ({out / name / RESULTS} is newer than all of its files), not graded again"
+            )
         else:
             todo.append(name)
     if todo:

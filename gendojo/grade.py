@@ -88,7 +88,9 @@ def outcome(code, answers, log=None):
     """The grader's exit status as GenDojo's: 0 full marks, 1 a check failed; else an error,
     explained by the last line of ``log`` (the file its output went to) if there is one."""
     if code == 5:
-        raise NoAnswers(f"no answers to grade in {Path(answers).resolve()}: expected topic folders such as ae/")
+        raise NoAnswers(
+            f"no answers to grade in {Path(answers).resolve()}: expected topic folders such as ae/"
+        )
     if code not in (0, 1):
         lines = Path(log).read_text(errors="replace").split("\n") if log else []
         last = next((line.strip() for line in reversed(lines) if line.strip()), "")

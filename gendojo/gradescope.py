@@ -79,17 +79,20 @@ def known_topics():
     """Topics with a harness spec, a reference answer folder and a sheet."""
     specs = {p.stem for p in (KIT_ROOT / "tests" / "topics").glob("*.py") if not p.stem.startswith("_")}
     return sorted(
-        t for t in specs if (KIT_ROOT / "answers" / t).is_dir() and (KIT_ROOT / "questions" / f"{t}.md").is_file()
+        t
+        for t in specs
+        if (KIT_ROOT / "answers" / t).is_dir() and (KIT_ROOT / "questions" / f"{t}.md").is_file()
     )
 
 
 def _checks_answers(path):
     """Whether a test module has a check that runs on answers (a test taking ``answer``)."""
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
-            if {"answer", "answer_ref"} & {a.arg for a in node.args.args}:
-                return True
-    return False
+    return any(
+        isinstance(node, ast.FunctionDef)
+        and node.name.startswith("test")
+        and {"answer", "answer_ref"} & {a.arg for a in node.args.args}
+        for node in ast.walk(ast.parse(path.read_text()))
+    )
 
 
 def _imported(path):
@@ -186,7 +189,9 @@ def parser():
     p.add_argument("--out", default="autograder.zip", help="the zip to write (default: autograder.zip)")
     p.add_argument("--grading", help="a grading file (TOML): points per check, limits, hidden checks")
     p.add_argument("--time-limit", type=float, help="seconds one training or command-line run may take")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="answers graded at once on Gradescope (default 1)")
+    p.add_argument(
+        "-j", "--jobs", type=int, default=1, help="answers graded at once on Gradescope (default 1)"
+    )
     return p
 
 
@@ -256,7 +261,9 @@ def results_json(rows, notes):
             })  # fmt: skip
         earned, possible = sum(c["points"] for c in ran), sum(c["max_points"] for c in ran)
         passed = sum(c["outcome"] == "passed" for c in ran)
-        lines.append(f"{topic} · {framework}: {earned:g}/{possible:g} points, {passed}/{len(ran)} checks passed")
+        lines.append(
+            f"{topic} · {framework}: {earned:g}/{possible:g} points, {passed}/{len(ran)} checks passed"
+        )
     if any(t["visibility"] == "after_published" for t in tests):
         lines.append("Some checks are shown once grades are published.")
     lines += notes

@@ -34,7 +34,9 @@ def grade_class(folder):
 
 def lines_about(output, word):
     """The students the output says ``<student>: <word>…`` of."""
-    return sorted(line.split(":")[0] for line in output.splitlines() if line.split(": ", 1)[-1].startswith(word))
+    return sorted(
+        line.split(":")[0] for line in output.splitlines() if line.split(": ", 1)[-1].startswith(word)
+    )
 
 
 def check_roster(reports):
@@ -64,7 +66,9 @@ def test_grade_a_class_then_resume(tmp_path):
     assert len(COMMAND) == 1 and "--out reports" in COMMAND[0], COMMAND
     for student in STUDENTS:
         (tmp_path / "class" / student / "ae").mkdir(parents=True)
-    (tmp_path / "class" / "bob" / "ae" / "ae_pytorch.py").write_text((REFERENCE / "ae" / "ae_pytorch.py").read_text())
+    (tmp_path / "class" / "bob" / "ae" / "ae_pytorch.py").write_text(
+        (REFERENCE / "ae" / "ae_pytorch.py").read_text()
+    )
     reports = tmp_path / "reports"
 
     done = grade_class(tmp_path)

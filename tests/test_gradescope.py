@@ -25,7 +25,11 @@ from test_grade_commands import readme_commands
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 COMMANDS = readme_commands("python -m gendojo gradescope")
 # Course settings laid over the defaults: one check worth more, one hidden from students.
-COURSE = 'hidden = ["same_seed_same_history"]\n\n[checks]\nparameter_counts = { question = "Q1", points = 5 }\n'
+COURSE = """hidden = ["same_seed_same_history"]
+
+[checks]
+parameter_counts = { question = "Q1", points = 5 }
+"""
 FULL_MARKS = 13 - 2 + 5  # ae · pytorch by default, with parameter_counts worth 5 instead of 2
 
 
@@ -68,12 +72,15 @@ def gradescope(autograder, root, submission, env=None, change_source=None):
     return results, done.stdout + done.stderr
 
 
+TOP_LEVEL = {"score", "execution_time", "output", "output_format", "tests", "visibility"}
+TOP_LEVEL |= {"stdout_visibility", "extra_data"}
+
+
 def check_results_format(results):
     """Gradescope's results.json (gradescope-autograders.readthedocs.io/en/latest/specs/): the keys
     and types it reads, the values it accepts, and a score that is the sum of the tests' scores."""
     assert isinstance(results, dict), results
-    top = {"score", "execution_time", "output", "output_format", "tests", "visibility", "stdout_visibility", "extra_data"}
-    assert set(results) <= top, set(results) - top
+    assert set(results) <= TOP_LEVEL, set(results) - TOP_LEVEL
     for key, kind in {"score": (int, float), "execution_time": int, "output": str, "tests": list}.items():
         assert key in results and isinstance(results[key], kind), (key, results.get(key))
     assert not isinstance(results["score"], bool) and results["score"] >= 0
@@ -88,8 +95,11 @@ def check_results_format(results):
         assert test["status"] in ("passed", "failed"), test
         assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published"), test
         assert test["output_format"] in ("text", "html", "simple_format", "md", "ansi"), test
-        expected = test["max_score"] if test["status"] == "passed" else 0  # a check's points are all or nothing
-        assert test["score"] == expected and test["max_score"] >= 0, test
+        # a check's points are all or nothing
+        assert (
+            test["score"] == (test["max_score"] if test["status"] == "passed" else 0)
+            and test["max_score"] >= 0
+        ), test
         numbers.append(test["number"])
     assert len(set(numbers)) == len(numbers), numbers
     assert math.isclose(results["score"], sum(t["score"] for t in results["tests"])), results["score"]
@@ -123,7 +133,9 @@ def test_the_readme_commands_write_a_zip_with_what_grading_needs(tmp_path):
     settings = json.loads((tmp_path / "source" / "kit" / "gradescope.json").read_text())
     assert settings["topics"] == ["ae"] and settings["frameworks"] == ["pytorch"], settings
     for script in ("setup.sh", "run_autograder", "kit/setup.sh"):
-        checked = subprocess.run(["bash", "-n", str(tmp_path / "source" / script)], capture_output=True, text=True)
+        checked = subprocess.run(
+            ["bash", "-n", str(tmp_path / "source" / script)], capture_output=True, text=True
+        )
         assert checked.returncode == 0, f"{script}: {checked.stderr}"
     with zipfile.ZipFile(tmp_path / "hw3.zip") as archive:
         assert {"kit/course-grading.toml", "kit/answers/gan/gan_keras.py", "kit/questions/vae.md"} <= set(
@@ -168,7 +180,10 @@ def test_a_missing_file_or_a_link_to_the_answers_gets_nothing(autograder, tmp_pa
     results, output = gradescope(autograder, tmp_path, {"ae_pytorch.py": reference, "notes.txt": "hello\n"})
     assert results["score"] == 0 and results["tests"], output[-3000:]
     assert all("ae_pytorch.py is missing" in t["output"] for t in results["tests"]), results["tests"]
-    assert "not a plain file" in results["output"] and "not in your submission: ae_pytorch.py" in results["output"]
+    assert (
+        "not a plain file" in results["output"]
+        and "not in your submission: ae_pytorch.py" in results["output"]
+    )
 
 
 def _broken_grading_file(source):
