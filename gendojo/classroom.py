@@ -201,7 +201,8 @@ def main(args):
     pytest_command(class_dir, grading=args.grading)  # the grader is installed, the grading file exists
     found = students(class_dir, out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = args.jobs or len(os.sched_getaffinity(0))
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    jobs = args.jobs or len(cores)
     options = options_key(args)
     graded, todo = {}, []
     for name, folder in found.items():
@@ -226,8 +227,11 @@ def main(args):
                 name = futures[future]
                 try:
                     graded[name] = result = future.result()
-                except GenDojoError as error:
-                    graded[name] = result = Graded(name, "failed", str(error))
+                except Exception as error:  # one student's trouble must not stop the class
+                    why = (
+                        str(error) if isinstance(error, GenDojoError) else f"{type(error).__name__}: {error}"
+                    )
+                    graded[name] = result = Graded(name, "failed", why)
                 print(f"{name}: {describe(result, out / name)}", flush=True)
         except KeyboardInterrupt:
             running.stop()

@@ -53,7 +53,7 @@ bash kit/setup.sh "$(command -v python3.11)"
 RUN = r"""#!/usr/bin/env bash
 # Gradescope runs this for every submission: GenDojo grades ROOT/submission (ROOT: $AUTOGRADER_ROOT,
 # default /autograder) with ROOT/source/kit and writes ROOT/results/results.json. That file is
-# always written: if the grader cannot even start, it says so with a score of 0.
+# always written: if the grader cannot start, or dies, it says so with a score of 0.
 # GENDOJO_PYTHON overrides the Python (default: the kit's .venv, made by setup.sh).
 root=${AUTOGRADER_ROOT:-/autograder}
 kit=$root/source/kit
@@ -65,7 +65,7 @@ log=$(mktemp)
 (cd "$kit" && PYTHONPATH="$kit" "$python" -m gendojo.gradescope "$root") 2>&1 | tee "$log"
 if [ ! -s "$results" ]; then
     why=$(tail -c 1500 "$log" | tr '\n\t' '  ' | LC_ALL=C tr -cd ' -~' | tr -d '"\\')
-    printf '{"score": 0, "execution_time": %d, "output": "GenDojo could not grade this submission: the grader did not start (%s). Please tell your instructor.", "tests": []}\n' \
+    printf '{"score": 0, "execution_time": %d, "output": "GenDojo could not grade this submission: the grader stopped without a result (%s). Please tell your instructor.", "tests": []}\n' \
         "$SECONDS" "$why" >"$results"
 fi
 rm -f "$log"
@@ -246,7 +246,11 @@ def results_json(rows, notes):
         answers.setdefault((row["topic"], row["framework"]), []).append(row)
     for number, ((topic, framework), checks) in enumerate(answers.items(), 1):
         ran = [c for c in checks if c["outcome"] != "skipped"]
-        skipped += [f"{topic} · {framework} · {c['check']}: {c['reason']}" for c in checks if c not in ran]
+        skipped += [
+            f"{topic} · {framework} · {c['check']}" + ("" if c["hidden"] else f": {c['reason']}")
+            for c in checks
+            if c not in ran
+        ]
         for index, check in enumerate(sorted(ran, key=lambda c: c["question"]), 1):
             title = CHECK_TITLES.get(check["check"], check["check"].replace("_", " "))
             tests.append({

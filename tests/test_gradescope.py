@@ -199,7 +199,7 @@ def _no_tests(source):
     [
         (_broken_grading_file, None, "checks.imports must be"),
         (_no_tests, None, "the grader's checks are not at"),
-        (None, {"GENDOJO_PYTHON": "/nowhere/python"}, "the grader did not start"),
+        (None, {"GENDOJO_PYTHON": "/nowhere/python"}, "the grader stopped without a result"),
     ],
     ids=["invalid grading file", "no tests folder", "no Python"],
 )
