@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from gendojo.errors import GenDojoError
-from gendojo.grade import NoAnswers, outcome, pytest_command, start
+from gendojo.grade import TESTS, NoAnswers, outcome, pytest_command, start
 from gendojo.grading import CheckResult, load_grading, per_question, points
 
 ROSTER = "roster.csv"
@@ -39,8 +39,6 @@ class Graded(NamedTuple):
 
 def students(class_dir, out):
     """{name: folder} of every student folder in ``class_dir`` (not hidden, not the reports)."""
-    from gendojo.grade import TESTS
-
     topics = {p.stem for p in (TESTS / "topics").glob("*.py")}
     found = {}
     for folder in sorted(class_dir.iterdir()):

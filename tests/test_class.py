@@ -92,13 +92,17 @@ def test_grade_a_class_then_resume(tmp_path):
     assert {s: (reports / s / "results.json").stat().st_mtime_ns for s in STUDENTS} == stamps
 
     (reports / "carol" / "results.json").unlink()  # as if grading had stopped while on carol
-    (tmp_path / "class" / "alice" / "ae" / "notes.txt").write_text("a file added since alice was graded\n")
     resumed = grade_class(tmp_path)
     assert resumed.returncode == 1, resumed.stderr[-2000:]
-    assert lines_about(resumed.stdout, "graded") == ["alice", "carol"], resumed.stdout
-    assert lines_about(resumed.stdout, "up to date") == ["bob"], resumed.stdout
-    assert (reports / "bob" / "results.json").stat().st_mtime_ns == stamps["bob"]
+    assert lines_about(resumed.stdout, "graded") == ["carol"], resumed.stdout
+    assert lines_about(resumed.stdout, "up to date") == ["alice", "bob"], resumed.stdout
     assert (reports / "carol" / "results.json").stat().st_mtime_ns > stamps["carol"]
+
+    (tmp_path / "class" / "alice" / "ae" / "notes.txt").write_text("a file added since alice was graded\n")
+    changed = grade_class(tmp_path)
+    assert lines_about(changed.stdout, "graded") == ["alice"], changed.stdout
+    assert lines_about(changed.stdout, "up to date") == ["bob", "carol"], changed.stdout
+    assert (reports / "bob" / "results.json").stat().st_mtime_ns == stamps["bob"]
     assert check_roster(reports) == totals
 
 

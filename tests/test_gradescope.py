@@ -208,6 +208,8 @@ def test_grading_that_cannot_run_still_writes_results(autograder, tmp_path, brea
     results, output = gradescope(autograder, tmp_path, {"ae_pytorch.py": source}, env, breakage)
     assert results["score"] == 0 and results["tests"] == [], results
     assert says in results["output"], (results["output"], output[-2000:])
+    if breakage is _no_tests:  # the autograder's own copy of GenDojo was the one that ran
+        assert str(tmp_path / "source" / "kit" / "tests") in results["output"], results["output"]
 
 
 def test_gradescope_mistakes_are_one_line(tmp_path):
