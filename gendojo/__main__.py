@@ -3,6 +3,10 @@
 starter DIR [--topic T]   a student's copy of answers/ with the solutions taken out
 grade DIR [--topic T] [--framework F] [--report FILE] [--json FILE] [--grading FILE]
                           grade a student's tree, each answer in its own sealed process
+grade CLASS_DIR --class [--out DIR] [-j N]
+                          grade every student's tree of a class, resumably, with a roster CSV
+gradescope --topic T [--framework F] [--out FILE.zip] [--grading FILE]
+                          a Gradescope autograder (zip) for some topics and frameworks
 compare TOPIC [--frameworks F …] [--out DIR] [--answers DIR] [-- FLAGS for every answer]
                           the four answers of a topic run with one config, side by side: a table
                           (parameters, ms per step, final losses, quality), samples and loss curves
@@ -17,6 +21,7 @@ from gendojo.cli import run_main
 COMMANDS = {
     "starter": ("gendojo.starter", "a student's copy of answers/ with the solutions taken out"),
     "grade": ("gendojo.grade", "grade a student's tree (each answer in its own sealed process)"),
+    "gradescope": ("gendojo.gradescope", "write a Gradescope autograder (zip) for some topics"),
     "compare": ("gendojo.compare", "a topic's four answers run with one config, side by side"),
     "notebook": ("gendojo.notebook", "an answer as a Jupyter notebook that shows what it makes"),
 }

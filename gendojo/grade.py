@@ -4,11 +4,12 @@
     python -m gendojo grade /abs/mywork --topic ae --framework pytorch
     python -m gendojo grade mywork --report report.md --json r.json --junit r.xml
     python -m gendojo grade mywork --grading course.toml   # points, limits, hidden checks
+    python -m gendojo grade class --class --out reports    # every student folder of class/
 
 It runs the checkout's harness (``tests/``, the same checks as ``pytest --answers DIR``) on DIR,
 each answer in its own sealed process (``gendojo.sandbox``). Paths are read relative to the
 folder it is started from. Exit status: 0 full marks, 1 some checks failed, 2 or more the grading
-itself could not run.
+itself could not run. With ``--class``, DIR holds one tree per student (``gendojo.classroom``).
 """
 
 import argparse
@@ -21,6 +22,10 @@ from gendojo.errors import GenDojoError
 from gendojo.sandbox import KIT_ROOT
 
 TESTS = KIT_ROOT / "tests"
+
+
+class NoAnswers(GenDojoError):
+    """The tree holds no topic folder the harness knows."""
 
 
 def pytest_command(answers, topics=(), frameworks=(), report=None, json_path=None, junit=None,
@@ -68,10 +73,38 @@ def pytest_command(answers, topics=(), frameworks=(), report=None, json_path=Non
     return command
 
 
+def environment():
+    """The grader's environment: TensorFlow's C++ start-up lines are noise in a report."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def start(command, log=None):
+    """Start a grading command, its output to the terminal or to the open file ``log``."""
+    output = {} if log is None else {"stdout": log, "stderr": subprocess.STDOUT}
+    return subprocess.Popen(command, cwd=KIT_ROOT, env=environment(), **output)
+
+
+def outcome(code, answers, log=None):
+    """The grader's exit status as GenDojo's: 0 full marks, 1 a check failed; else an error,
+    explained by the last line of ``log`` (the file its output went to) if there is one."""
+    if code == 5:
+        raise NoAnswers(
+            f"no answers to grade in {Path(answers).resolve()}: expected topic folders such as ae/"
+        )
+    if code not in (0, 1):
+        lines = Path(log).read_text(errors="replace").split("\n") if log else []
+        last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+        why = f": {last[:300]} (all of it: {log})" if last else " (see its output above)"
+        raise GenDojoError(f"the grader stopped with exit status {code}{why}")
+    return code
+
+
 def parser():
     p = argparse.ArgumentParser(prog="python -m gendojo grade", description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "answers", help="the student's tree (laid out like answers/: DIR/<topic>/<topic>_<framework>.py)"
+        "answers",
+        help="the student's tree (laid out like answers/: DIR/<topic>/<topic>_<framework>.py); "
+        "with --class, a folder of such trees, one per student",
     )
     p.add_argument("--topic", action="append", default=[], help="only this topic (repeatable)")
     p.add_argument("--framework", action="append", default=[], help="only this framework (repeatable)")
@@ -80,22 +113,30 @@ def parser():
     p.add_argument("--junit", help="write the checks as JUnit XML here")
     p.add_argument("--grading", help="a grading file (TOML): points per check, limits, hidden checks")
     p.add_argument("--time-limit", type=float, help="seconds one training or command-line run may take")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="answers graded at once (default 1)")
+    p.add_argument(
+        "-j", "--jobs", type=int,
+        help="answers graded at once (default 1); with --class, students graded at once (default: one per core)",
+    )  # fmt: skip
+    p.add_argument(
+        "--class", dest="whole_class", action="store_true",
+        help="DIR holds one tree per student: grade them all, resumably, with a roster CSV",
+    )  # fmt: skip
+    p.add_argument("--out", help="with --class: the folder for the reports and roster.csv (default: reports)")
     return p
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        raise GenDojoError(f"-j {args.jobs}: give 1 or more")
+    if args.whole_class:
+        from gendojo import classroom
+
+        raise SystemExit(classroom.main(args))
+    if args.out:
+        raise GenDojoError("--out is for --class; one tree's results go to --report, --json and --junit")
     command = pytest_command(
         args.answers, args.topic, args.framework, args.report, args.json, args.junit, args.grading,
-        args.time_limit, args.jobs,
+        args.time_limit, args.jobs or 1,
     )  # fmt: skip
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    code = subprocess.run(command, cwd=KIT_ROOT, env=env).returncode
-    if code == 5:
-        raise GenDojoError(
-            f"no answers to grade in {Path(args.answers).resolve()}: expected topic folders such as ae/"
-        )
-    if code not in (0, 1):
-        raise GenDojoError(f"the grader stopped with exit status {code} (see its output above)")
-    raise SystemExit(code)
+    raise SystemExit(outcome(start(command).wait(), args.answers))
