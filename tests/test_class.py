@@ -80,9 +80,9 @@ def test_grade_a_class_then_resume(tmp_path):
         assert {r["framework"] for r in rows} == {"pytorch"} and len(rows) >= 8, rows
         outcomes = {r["outcome"] for r in rows}
         assert outcomes == ({"passed"} if student == "bob" else {"failed"}), (student, rows)
-    assert "bob: graded, 13/13 points" in done.stdout, done.stdout
+    assert "bob: graded, 14/14 points" in done.stdout, done.stdout
     totals = check_roster(reports)
-    assert totals["bob"] == (13, 13) and totals["alice"] == (0, 13), totals
+    assert totals["bob"] == (14, 14) and totals["alice"] == (0, 14), totals
 
     stamps = {s: (reports / s / "results.json").stat().st_mtime_ns for s in STUDENTS}
     again = grade_class(tmp_path)

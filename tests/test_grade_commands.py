@@ -64,8 +64,8 @@ def test_readme_grade_command(command, style, tmp_path):
     if "--json" in command:
         rows = json.loads((cwd / "r.json").read_text())
         assert {row["outcome"] for row in rows} == {"failed"} and all("points" in row for row in rows)
-    if "--grading" in command:  # imports worth 5 instead of 1: 13 - 1 + 5 points for ae · pytorch
-        assert re.search(r"ae +pytorch .* 0/17 points", output), output[-2000:]
+    if "--grading" in command:  # imports worth 5 instead of 1: 14 - 1 + 5 points for ae · pytorch
+        assert re.search(r"ae +pytorch .* 0/18 points", output), output[-2000:]
 
 
 def test_starter_commands_and_the_command_the_starter_prints(tmp_path):

@@ -30,7 +30,7 @@ COURSE = """hidden = ["same_seed_same_history"]
 [checks]
 parameter_counts = { question = "Q1", points = 5 }
 """
-FULL_MARKS = 13 - 2 + 5  # ae · pytorch by default, with parameter_counts worth 5 instead of 2
+FULL_MARKS = 14 - 2 + 5  # ae · pytorch by default, with parameter_counts worth 5 instead of 2
 
 
 def run(words, cwd, env=ENV, timeout=300):

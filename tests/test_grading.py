@@ -17,11 +17,12 @@ from gendojo.starter import make_starter
 ALL_CHECKS = {
     "imports", "config", "layout", "parameter_counts", "inference",
     "loss_falls", "same_seed_same_history", "command_line", "clear_errors", "learns_on_unseen_images",
+    "one_image_alone_as_in_a_batch",
 }  # fmt: skip
 # A starter file imports, and its config, layout and size check are not solutions; the rest waits for Q1.
 STARTER_FAILS = {
     "parameter_counts", "inference", "loss_falls", "same_seed_same_history", "command_line",
-    "learns_on_unseen_images",
+    "learns_on_unseen_images", "one_image_alone_as_in_a_batch",
 }  # fmt: skip
 
 # framework → (what the student got wrong, the edit that breaks the reference, checks that must fail)
@@ -41,7 +42,8 @@ BROKEN = {
         "an infinite loop in the training step",
         ("    encoder, decoder = networks[\"encoder\"], networks[\"decoder\"]\n    loss =",
          "    while True:\n        pass\n    encoder, decoder = networks[\"encoder\"], networks[\"decoder\"]\n    loss ="),
-        {"inference", "loss_falls", "same_seed_same_history", "command_line", "learns_on_unseen_images"},
+        {"inference", "loss_falls", "same_seed_same_history", "command_line", "learns_on_unseen_images",
+         "one_image_alone_as_in_a_batch"},
     ),
 }  # fmt: skip
 
@@ -105,10 +107,10 @@ def test_broken_student_tree_fails_exactly_the_right_checks(tmp_path):
     assert "did not improve" in reasons["tensorflow"]["learns_on_unseen_images"]
     assert "returned shape (64, 8, 8, 3)" in reasons["pytorch"]["learns_on_unseen_images"]
     text = report.read_text()
-    # points (gendojo/grading.toml): 13 per answer; the history check is worth 0
-    assert "| ae | ❌ 7/13 | ❌ 10/13 | ❌ 0/13 | ❌ 6/13 |" in text, text[:800]
-    assert "| convae | ❌ 4/13 | ❌ 4/13 | ❌ 4/13 | ❌ 4/13 |" in text, text[:800]
-    assert "Per question: Q0 4/5, Q1 2/2, Q3 1/4, Q4 0/2" in text, text  # ae · pytorch
+    # points (gendojo/grading.toml): 14 per answer; the history check is worth 0
+    assert "| ae | ❌ 8/14 | ❌ 11/14 | ❌ 0/14 | ❌ 6/14 |" in text, text[:800]
+    assert "| convae | ❌ 4/14 | ❌ 4/14 | ❌ 4/14 | ❌ 4/14 |" in text, text[:800]
+    assert "Per question: Q0 4/5, Q1 2/2, Q3 1/4, Q4 1/3" in text, text  # ae · pytorch
     assert "How it was graded: one pytest process; each answer in its own process" in text
     # JUnit: one suite per answer, the same failures and reasons as the JSON
     suites = ET.parse(junit).getroot().findall("testsuite")
