@@ -1,0 +1,224 @@
+"""Do the GAN-family answers learn real data at their default config? The quality score, per run.
+
+Every answer of the GAN family (``gan``, ``dcgan``, ``cgan``, ``wgan``) × framework × seed × data
+set runs at its default config (only ``--seed``, ``--dataset`` and what the data set needs change:
+``digits`` is grey, ``--channels 1``, and has ten classes, ``--num-classes 10`` for the cGAN), each
+in a fresh process through its own command line, with the thread pools set to ``--threads``. The
+row keeps what the answer stored in ``history.json``: the quality score of 1000 fresh samples
+(``gendojo/quality.py``: FD beside real vs real, class coverage, label accuracy for the cGAN) and
+the training seconds. The bar of issue 17: class coverage at least 0.9 in every row.
+
+    python benchmarks/real_data.py                                   # the whole grid: hours on 2 cores
+    python benchmarks/real_data.py --topics dcgan --seeds 0 --datasets digits
+    python benchmarks/real_data.py --topics dcgan --frameworks pytorch --steps 200 --out /tmp/rd
+
+Results go to ``--out`` (default ``benchmarks/results/``): ``real_data.json`` (every row, and the
+machine) and ``real_data.md`` (the table). A later run replaces only the rows it measured again,
+keyed by topic, framework, data set, seed and steps, so a grid can be filled in over several runs.
+Not part of the test run.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.measure import thread_environment
+from benchmarks.throughput import machine
+
+ROOT = Path(__file__).resolve().parents[1]
+TOPICS = ("gan", "dcgan", "cgan", "wgan")
+FRAMEWORKS = ("pytorch", "tensorflow", "keras", "chainer")
+DATASETS = ("simple-shapes", "digits")
+# what each data set needs beyond --dataset; the cGAN must be told how many classes there are
+DATASET_FLAGS = {"simple-shapes": (), "digits": ("--channels", "1")}
+NUM_CLASSES = {"simple-shapes": 6, "digits": 10}
+BAR = 0.9  # class coverage every row must reach
+KEY = ("topic", "framework", "dataset", "seed", "steps")
+
+
+def command_for(topic, framework, dataset, seed, steps, out):
+    """The answer's own command line for one run of the grid."""
+    command = [sys.executable, str(ROOT / "answers" / topic / f"{topic}_{framework}.py")]
+    command += ["--dataset", dataset, *DATASET_FLAGS[dataset], "--seed", str(seed)]
+    command += ["--out", str(out), "--quiet", "--sample-every", "0"]
+    if topic == "cgan":
+        command += ["--num-classes", str(NUM_CLASSES[dataset])]
+    if steps:
+        command += ["--steps", str(steps)]
+    return command
+
+
+def run_one(topic, framework, dataset, seed, args):
+    """Train one answer in a fresh process; return its row (with ``error`` when it failed)."""
+    row = dict(topic=topic, framework=framework, dataset=dataset, seed=seed, steps=args.steps or None)
+    with tempfile.TemporaryDirectory() as folder:
+        command = command_for(topic, framework, dataset, seed, args.steps, folder)
+        env = {**os.environ, **thread_environment(args.threads), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
+        started = time.perf_counter()
+        try:
+            process = subprocess.run(
+                command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout
+            )
+        except subprocess.TimeoutExpired:
+            return {**row, "error": f"no result within {args.timeout} s"}
+        row["wall_s"] = round(time.perf_counter() - started, 1)
+        history_file = Path(folder) / "history.json"
+        if process.returncode != 0 or not history_file.exists():
+            tail = (process.stderr or process.stdout).strip().splitlines()[-1:] or ["no output"]
+            return {**row, "error": f"exit {process.returncode}: {tail[0][:300]}"}
+        record = json.loads(history_file.read_text())
+    quality = record.get("quality", {})
+    row.update(
+        steps=record["config"]["steps"],
+        train_s=round(record["seconds"], 1) if record.get("seconds") is not None else None,
+        load_1min=round(os.getloadavg()[0], 2),
+        **{k: quality.get(k) for k in ("fd", "fd_real", "coverage", "label_accuracy", "skipped")},
+    )
+    return row
+
+
+def merge(old_rows, new_rows):
+    """Old rows, with those measured again replaced, in the grid's order."""
+    rows = {tuple(r[k] for k in KEY): r for r in old_rows}
+    rows.update({tuple(r[k] for k in KEY): r for r in new_rows})
+
+    def order(row):
+        return (
+            TOPICS.index(row["topic"]) if row["topic"] in TOPICS else 99,
+            DATASETS.index(row["dataset"]) if row["dataset"] in DATASETS else 99,
+            FRAMEWORKS.index(row["framework"]) if row["framework"] in FRAMEWORKS else 99,
+            row["seed"],
+            row["steps"] or 0,
+        )
+
+    return sorted(rows.values(), key=order)
+
+
+def number(value, digits=2):
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(results):
+    rows, runs = results["rows"], results["runs"]
+    lines = [
+        "# Real data: the GAN family's quality score at default config",
+        "",
+        "Written by `benchmarks/real_data.py`; each row is one answer run through its own command",
+        "line at its default config (`--steps` only where the row says so), in a fresh process.",
+        "`fd` reads against `fd_real` (two halves of the real images), `coverage` is the share of",
+        f"classes the 1000 samples reach (bar: {BAR}), `label acc.` the cGAN's share of samples",
+        "recognised as the class asked for. `train s` is the training time on a machine shared",
+        "with other jobs (see the load): a rough guide, not a throughput measurement.",
+        "",
+        "## Runs",
+        "",
+    ]
+    for run in runs:
+        info = run["machine"]
+        lines.append(
+            f"- {run['date']}: {run['rows']} rows, {run['threads']} thread(s) per run, on {info['cpu']} "
+            f"({info['usable_cpus']} usable CPUs, {info['memory']}), {info['os']}, Python "
+            f"{info['python']}, " + ", ".join(f"{k} {v}" for k, v in info["packages"].items())
+        )
+    lines += [
+        "",
+        "## Results",
+        "",
+        "| topic | framework | data | seed | steps | fd | fd_real | coverage | label acc. | train s | load | bar |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        if "error" in r:
+            cells = ["failed: " + r["error"], "", "", "", "", "", "no"]
+        elif r.get("skipped"):
+            cells = ["skipped: " + r["skipped"], "", "", "", "", "", "no"]
+        else:
+            met = r["coverage"] is not None and r["coverage"] >= BAR
+            cells = [
+                number(r["fd"], 1), number(r["fd_real"]), number(r["coverage"]),
+                number(r.get("label_accuracy")), number(r.get("train_s"), 0), number(r.get("load_1min")),
+                "yes" if met else "**no**",
+            ]  # fmt: skip
+        lines.append(
+            f"| {r['topic']} | {r['framework']} | {r['dataset']} | {r['seed']} | {r['steps'] or ''} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    measured = {(r["topic"], r["framework"], r["dataset"], r["seed"]) for r in rows if "error" not in r}
+    missing = [
+        f"{t} {f} {d} seed {s}"
+        for t in TOPICS
+        for d in DATASETS
+        for f in FRAMEWORKS
+        for s in (0, 1, 2)
+        if (t, f, d, s) not in measured
+    ]
+    lines += ["", "## Not measured yet", ""]
+    lines.append(
+        f"{len(missing)} of the {len(TOPICS) * len(DATASETS) * len(FRAMEWORKS) * 3} runs of the full "
+        "grid (4 topics × 2 data sets × 4 frameworks × seeds 0-2) have no row: "
+        + (", ".join(missing) if missing else "none")
+        + "."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--topics", nargs="+", choices=TOPICS, default=list(TOPICS))
+    parser.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=0, help="override the default steps (0: keep them)")
+    parser.add_argument("--threads", type=int, default=1, help="thread pool size of every run")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds before a run is given up")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+
+    json_file = args.out / "real_data.json"
+    results = json.loads(json_file.read_text()) if json_file.exists() else {"runs": [], "rows": []}
+    new_rows = []
+    for topic in args.topics:
+        for dataset in args.datasets:
+            for framework in args.frameworks:
+                for seed in args.seeds:
+                    print(f"{topic} {framework} {dataset} seed {seed} ...", flush=True)
+                    row = run_one(topic, framework, dataset, seed, args)
+                    detail = row.get("error") or (
+                        f"fd {row['fd']:.1f} (real {row['fd_real']:.2f}), coverage {row['coverage']:.2f}, "
+                        f"{row['train_s']} s"
+                        if row.get("fd") is not None
+                        else row.get("skipped")
+                    )
+                    print(f"  {detail}", flush=True)
+                    new_rows.append(row)
+                    results["rows"] = merge(results["rows"], new_rows)
+                    args.out.mkdir(parents=True, exist_ok=True)
+                    json_file.write_text(json.dumps(results, indent=1) + "\n")
+    results["runs"].append(
+        {
+            "date": datetime.date.today().isoformat(),
+            "rows": len(new_rows),
+            "threads": args.threads,
+            "machine": machine(),
+        }
+    )
+    json_file.write_text(json.dumps(results, indent=1) + "\n")
+    (args.out / "real_data.md").write_text(markdown(results))
+    print(f"wrote {args.out / 'real_data.md'} and {json_file.name}")
+    failed = [r for r in new_rows if "error" in r or (r.get("coverage") or 0) < BAR]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
