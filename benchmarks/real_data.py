@@ -43,6 +43,7 @@ DATASET_FLAGS = {"simple-shapes": (), "digits": ("--channels", "1")}
 NUM_CLASSES = {"simple-shapes": 6, "digits": 10}
 BAR = 0.9  # class coverage every row must reach
 KEY = ("topic", "framework", "dataset", "seed", "steps")
+NOTES = "## Findings"  # real_data.md from this heading on is written by hand; the script keeps it
 
 
 def command_for(topic, framework, dataset, seed, steps, out):
@@ -108,7 +109,7 @@ def number(value, digits=2):
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def markdown(results):
+def markdown(results, notes=""):
     rows, runs = results["rows"], results["runs"]
     lines = [
         "# Real data: the GAN family's quality score at default config",
@@ -170,7 +171,14 @@ def markdown(results):
         + (", ".join(missing) if missing else "none")
         + "."
     )
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    return text + ("\n" + notes.rstrip() + "\n" if notes else "")
+
+
+def kept_notes(path):
+    """The hand-written part of an existing real_data.md: from the NOTES heading to the end."""
+    text = path.read_text() if path.exists() else ""
+    return text[text.index(NOTES) :] if NOTES in text else ""
 
 
 def main(argv=None):
@@ -214,7 +222,8 @@ def main(argv=None):
         }
     )
     json_file.write_text(json.dumps(results, indent=1) + "\n")
-    (args.out / "real_data.md").write_text(markdown(results))
+    table = args.out / "real_data.md"
+    table.write_text(markdown(results, kept_notes(table)))
     print(f"wrote {args.out / 'real_data.md'} and {json_file.name}")
     failed = [r for r in new_rows if "error" in r or (r.get("coverage") or 0) < BAR]
     return 1 if failed else 0

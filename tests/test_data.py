@@ -71,6 +71,24 @@ def test_simple_shapes_are_centred_upright_and_separable_by_class():
     assert data.images.shape == (12, 16, 16, 3) and data.classes == CLASSES
 
 
+@pytest.mark.parametrize("simple", [False, True])
+def test_paired_view_is_well_posed_the_outline_carries_the_colours(simple):
+    """pix2pix's input must determine its output: the sketch shows the picture's own ground and
+    the shape's outline in the shape's own colour (a black outline would leave colours to chance)."""
+    images, _, sketches = shapes(60, 32, 3, seed=4, simple=simple)
+    pictures, sketches = images.astype(np.float64), sketches.astype(np.float64)
+    corner = (slice(None), slice(0, 2), slice(0, 2))  # the ground, away from the shape and its shadow
+    ground_gap = np.abs(sketches[corner] - pictures[corner]).max(axis=(1, 2, 3))
+    assert np.median(ground_gap) <= 2, "the sketch should keep the picture's ground"
+    for picture, sketch in zip(pictures, sketches, strict=True):
+        ground = picture[0, 0]
+        shape_colour = picture.reshape(-1, 3)[np.abs(picture - ground).sum(axis=2).argmax()]
+        ink = sketch.reshape(-1, 3)[np.abs(sketch - sketch[0, 0]).sum(axis=2).argmax()]
+        assert np.abs(ink - shape_colour).max() < 60, "the outline should be the shape's colour"
+    grey = shapes(6, 16, 1, seed=4, simple=simple)[2]
+    assert grey.shape == (6, 16, 16, 1) and grey.std() > 5
+
+
 @pytest.mark.parametrize("size,channels", [(16, 1), (37, 3), (128, 3)])
 def test_load_shapes_any_size_and_channels(size, channels):
     data = gendojo.load_dataset(Cfg(image_size=size, channels=channels))

@@ -39,6 +39,16 @@ def test_table_marks_rows_under_the_bar_and_lists_what_was_not_measured():
     lines = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| dcgan")}
     assert lines["pytorch"].endswith("| yes |") and lines["chainer"].endswith("| **no** |")
     assert "93 of the 96 runs" in text and "dcgan tensorflow digits seed 0" in text
+    notes = "## Findings\n\nWritten by hand.\n"
+    kept = real_data.markdown(results, notes)
+    assert kept.startswith(text) and kept.endswith(notes)
+
+
+def test_hand_written_findings_survive_a_new_table(tmp_path):
+    table = tmp_path / "real_data.md"
+    assert real_data.kept_notes(table) == ""
+    table.write_text("# old table\n| a | b |\n\n## Findings\n\nD was too slow.\n")
+    assert real_data.kept_notes(table) == "## Findings\n\nD was too slow.\n"
 
 
 def test_command_is_the_answers_own_with_what_the_data_set_needs(tmp_path):
