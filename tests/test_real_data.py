@@ -62,6 +62,34 @@ def test_command_is_the_answers_own_with_what_the_data_set_needs(tmp_path):
     )
 
 
+def test_photo_pairs_are_grey_to_colour_crops_of_real_photographs(tmp_path):
+    import cv2
+    import numpy as np
+
+    real_data.photo_pairs(tmp_path, count=6, held_out=4)
+    for part, count in (("train", 6), ("held", 4)):
+        sources = [cv2.imread(str(p)) for p in sorted((tmp_path / part / "A").iterdir())]
+        targets = [cv2.imread(str(p)) for p in sorted((tmp_path / part / "B").iterdir())]
+        assert len(sources) == len(targets) == count and sources[0].shape == (32, 32, 3)
+        for source, target in zip(sources, targets, strict=True):
+            assert (source.max(axis=2) == source.min(axis=2)).all()  # grey
+            grey = cv2.cvtColor(target, cv2.COLOR_BGR2GRAY)
+            assert np.abs(grey.astype(int) - source[..., 0]).max() <= 1  # the same picture
+    colourful = [cv2.imread(str(p)).std(axis=2).mean() for p in (tmp_path / "train" / "B").iterdir()]
+    assert max(colourful) > 5
+
+
+@pytest.mark.slow
+def test_pix2pix_photo_row(tmp_path):
+    command = [sys.executable, str(ROOT / "benchmarks" / "real_data.py"), "--topics", "--pix2pix"]
+    command += ["--frameworks", "pytorch", "--seeds", "0", "--steps", "5", "--out", str(tmp_path)]
+    process = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stdout + process.stderr
+    (result,) = json.loads((tmp_path / "real_data.json").read_text())["rows"]
+    assert result["steps"] == 5 and 0 < result["l1_held"] < 2 and 0 < result["l1_copy"] < 2
+    assert "| pytorch | 0 | 5 |" in (tmp_path / "real_data.md").read_text()
+
+
 @pytest.mark.slow
 def test_script_runs_a_short_grid_and_writes_its_files(tmp_path):
     command = [sys.executable, str(ROOT / "benchmarks" / "real_data.py"), "--topics", "gan", "--frameworks"]
