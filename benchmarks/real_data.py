@@ -68,25 +68,34 @@ def command_for(topic, framework, dataset, seed, steps, out):
     return command
 
 
+def run_process(command, output, row, args):
+    """Run ``command`` in a fresh process with ``--threads`` threads per pool. Returns ``row`` with
+    the wall time, or with ``error`` when it failed, ran out of time or did not write ``output``."""
+    env = {**os.environ, **thread_environment(args.threads), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
+    started = time.perf_counter()
+    try:
+        process = subprocess.run(
+            command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout
+        )
+    except subprocess.TimeoutExpired:
+        return {**row, "error": f"no result within {args.timeout} s"}
+    row = {**row, "wall_s": round(time.perf_counter() - started, 1)}
+    if process.returncode != 0 or not Path(output).exists():
+        tail = (process.stderr or process.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {**row, "error": f"exit {process.returncode}: {tail[0][:300]}"}
+    return row
+
+
 def run_one(topic, framework, dataset, seed, args):
     """Train one answer in a fresh process; return its row (with ``error`` when it failed)."""
     row = dict(topic=topic, framework=framework, dataset=dataset, seed=seed, steps=args.steps or None)
     with tempfile.TemporaryDirectory() as folder:
         command = command_for(topic, framework, dataset, seed, args.steps, folder)
-        env = {**os.environ, **thread_environment(args.threads), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
-        started = time.perf_counter()
-        try:
-            process = subprocess.run(
-                command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout
-            )
-        except subprocess.TimeoutExpired:
-            return {**row, "error": f"no result within {args.timeout} s"}
-        row["wall_s"] = round(time.perf_counter() - started, 1)
         history_file = Path(folder) / "history.json"
-        if process.returncode != 0 or not history_file.exists():
-            tail = (process.stderr or process.stdout).strip().splitlines()[-1:] or ["no output"]
-            return {**row, "error": f"exit {process.returncode}: {tail[0][:300]}"}
+        row = run_process(command, history_file, row, args)
+        if "error" in row:
+            return row
         record = json.loads(history_file.read_text())
     quality = record.get("quality", {})
     row.update(
@@ -176,19 +185,9 @@ def run_pix2pix(framework, seed, args):
         result = Path(folder) / "result.json"
         command = [sys.executable, str(Path(__file__).resolve()), "--pix2pix-child", framework, folder]
         command += [str(seed), str(args.steps), str(result)]
-        env = {**os.environ, **thread_environment(args.threads), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        started = time.perf_counter()
-        try:
-            process = subprocess.run(
-                command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout
-            )
-        except subprocess.TimeoutExpired:
-            return {**row, "error": f"no result within {args.timeout} s"}
-        row["wall_s"] = round(time.perf_counter() - started, 1)
-        if process.returncode != 0 or not result.exists():
-            tail = (process.stderr or process.stdout).strip().splitlines()[-1:] or ["no output"]
-            return {**row, "error": f"exit {process.returncode}: {tail[0][:300]}"}
-        row.update(json.loads(result.read_text()), load_1min=round(os.getloadavg()[0], 2))
+        row = run_process(command, result, row, args)
+        if "error" not in row:
+            row.update(json.loads(result.read_text()), load_1min=round(os.getloadavg()[0], 2))
     return row
 
 
