@@ -4,9 +4,10 @@
 
 =================  =========================================================================
 ``dataset``        ``shapes`` (built in, the default), ``simple-shapes`` (built in: upright,
-                   centred shapes on a plain dark ground, the GAN topics' default), ``mnist``,
-                   ``fashion_mnist``, ``cifar10``, ``folder`` (your own images) or ``paired``
-                   (``A/`` and ``B/``)
+                   centred shapes on a plain dark ground, the GAN topics' default), ``digits``
+                   (offline: the 1797 real handwritten digits scikit-learn ships), ``mnist``,
+                   ``fashion_mnist``, ``cifar10``, ``folder`` (your own images; labelled when
+                   they sit in class sub-folders) or ``paired`` (``A/`` and ``B/``)
 ``data_dir``       download cache for the public sets; the image folder for ``folder`` and
                    ``paired``
 ``image_size``     every image is resized to this square size
@@ -122,7 +123,8 @@ REMOTE = {
         ),  # fmt: skip
     },
 }
-DATASETS = ("shapes", "simple-shapes", *REMOTE, "folder", "paired")
+DATASETS = ("shapes", "simple-shapes", "digits", *REMOTE, "folder", "paired")
+DIGITS = tuple(str(digit) for digit in range(10))
 
 
 def load_dataset(config):
@@ -142,6 +144,11 @@ def load_dataset(config):
         simple = name == "simple-shapes"
         images, labels, sketches = _shapes.shapes(limit or 4096, size, channels, config.seed, simple)
         return Dataset(_scale(images), labels, _shapes.CLASSES, _scale(sketches))
+    if name == "digits":
+        images, labels = _read_digits()
+        if limit:
+            images, labels = images[:limit], labels[:limit]
+        return Dataset(_scale(_resize(images, size, channels)), labels, DIGITS)
     if name in REMOTE:
         files = download(name, config.data_dir)
         images, labels = (_read_cifar10 if name == "cifar10" else _read_idx)(files)
@@ -149,10 +156,11 @@ def load_dataset(config):
             images, labels = images[:limit], labels[:limit]
         return Dataset(_scale(_resize(images, size, channels)), labels, REMOTE[name]["classes"])
     if name == "folder":
-        files = _image_files(_existing_dir(config.data_dir, "an image folder"))
+        files, labels, classes = _folder_files(_existing_dir(config.data_dir, "an image folder"))
         if limit:
-            files = files[:limit]
-        return Dataset(_scale(np.stack([_read_image(f, size, channels) for f in files])))
+            files, labels = files[:limit], labels[:limit] if labels is not None else None
+        images = _scale(np.stack([_read_image(f, size, channels) for f in files]))
+        return Dataset(images, labels, classes)
     if name == "paired":
         root = _existing_dir(config.data_dir, "a paired folder with A/ and B/ inside")
         sources, targets = _paired_files(root)
@@ -204,12 +212,48 @@ def _existing_dir(path, what):
 
 
 def _image_files(folder):
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = _images_in(folder)
     if not files:
         raise GenDojoError(
             f"No images in {folder}: put .png or .jpg files there (sub-folders are searched too)."
         )
     return files
+
+
+def _folder_files(root):
+    """``(files, labels, classes)`` of an image folder, in the ImageFolder layout when it has one.
+
+    ``DIR/<class>/…`` (two classes or more, no image directly in ``DIR``): every image under a
+    class folder gets that class, classes sorted by name. Images directly in ``DIR`` and no class
+    folders: unlabelled (``labels`` and ``classes`` None). Hidden folders (``.ipynb_checkpoints``)
+    are skipped.
+    """
+    loose = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    grouped = {folder.name: _images_in(folder) for folder in folders}
+    grouped = {name: files for name, files in grouped.items() if files}
+    if loose and grouped:
+        raise GenDojoError(
+            f"{root} mixes images of its own with class folders ({', '.join(grouped)}): put every "
+            f"image in a class folder (DIR/<class>/*.png) for labels, or all directly in {root}."
+        )
+    if len(grouped) < 2:  # one folder or none: no classes to tell apart
+        return _image_files(root), None, None
+    empty = [folder.name for folder in folders if folder.name not in grouped]
+    if empty:
+        raise GenDojoError(
+            f"{root} has class folders without images ({', '.join(empty)}): fill or remove them."
+        )
+    classes = tuple(grouped)
+    files = [f for files in grouped.values() for f in files]
+    labels = np.concatenate([np.full(len(grouped[c]), k, np.int64) for k, c in enumerate(classes)])
+    # class by class on disk, but interleaved here so that --dataset-size N keeps every class
+    order = np.argsort(np.concatenate([np.arange(len(grouped[c])) for c in classes]), kind="stable")
+    return [files[i] for i in order], labels[order], classes
+
+
+def _images_in(folder):
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _paired_files(root):
@@ -233,6 +277,20 @@ def _read_image(path, size, channels):
     if image is None:
         raise GenDojoError(f"Could not read {path} as an image.")
     return _convert(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), size, channels)
+
+
+def _read_digits():
+    """scikit-learn's copy of the UCI optical digits: 1797 8×8 images, 17 grey levels (0 … 16)."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as error:
+        raise GenDojoError(
+            "--dataset digits reads the handwritten digits that scikit-learn ships: "
+            "pip install scikit-learn (bash setup.sh installs it)."
+        ) from error
+    digits = load_digits()
+    images = np.rint(digits.images * (255 / 16)).astype(np.uint8)[..., None]
+    return images, digits.target.astype(np.int64)
 
 
 # --- downloads -----------------------------------------------------------------------------------

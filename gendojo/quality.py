@@ -21,7 +21,7 @@ scores the samples themselves, offline, with a small feature network of its own:
 * ``classifier_accuracy``: the network's accuracy on the held-out real images: how far to trust
   the rest.
 
-A data set without labels (``folder``, ``paired``) cannot train the network: ``score`` returns
+A data set without labels (a flat ``folder``, ``paired``) cannot train the network: ``score`` returns
 ``{"skipped": reason}`` instead. Images are NHWC float arrays in [-1, 1], as everywhere in GenDojo.
 """
 

@@ -6,8 +6,11 @@ same picture whether you ask for 10 images or 10,000, at any size from 16 to 128
 * six labelled classes (``CLASSES``), one shape per image, for the conditional GAN;
 * a random two-colour gradient background, a saturated shape colour, a random size, position
   and rotation, and a soft shadow, so a GAN has something to get right and a collapse shows;
-* a paired view for pix2pix: ``sources`` holds a black-on-white outline sketch of the same shape,
-  ``images`` the finished picture (the "edges → photo" task of the pix2pix paper).
+* a paired view for pix2pix: ``sources`` holds a colour-coded outline of the same picture (its
+  bare background, and the shape's outline drawn in the shape's colour), ``images`` the finished
+  picture (filled shape, shading of the shadow). The outline says everything the picture shows,
+  so the translation is well posed: one input, one right answer (a black outline alone would
+  leave the colours to chance, and G would paint their muddy average).
 
 ``shapes(..., simple=True)`` (``--dataset simple-shapes``) draws the same classes upright and
 centred on a plain dark ground, varying only colour, size and a small shift: the variety a small
@@ -71,29 +74,11 @@ def _draw(rng, size, label, simple=False):
     radius = rng.uniform(0.28, 0.42) * big
     centre = rng.uniform(0.38 * big, 0.62 * big, 2)
     rotation = rng.uniform(0, 2 * np.pi)
-    kind = CLASSES[label]
-
-    # Only the shape's mask and sketch are drawn large; the smooth parts are made at full size.
-    mask = np.zeros((big, big), dtype=np.uint8)
-    sketch = np.full((big, big), 255, dtype=np.uint8)
-    line = max(1, big // 24)
-    if kind == "ring":
-        c, r = tuple(int(round(v)) for v in centre), int(round(radius))
-        cv2.circle(mask, c, r, 255, -1, cv2.LINE_AA)
-        cv2.circle(mask, c, int(round(radius * 0.55)), 0, -1, cv2.LINE_AA)
-        cv2.circle(sketch, c, r, 0, line, cv2.LINE_AA)
-        cv2.circle(sketch, c, int(round(radius * 0.55)), 0, line, cv2.LINE_AA)
-    else:
-        rot = np.array([[np.cos(rotation), -np.sin(rotation)], [np.sin(rotation), np.cos(rotation)]])
-        points = (_polygon(kind) @ rot.T * radius + centre).round().astype(np.int32)
-        cv2.fillPoly(mask, [points], 255, cv2.LINE_AA)
-        cv2.polylines(sketch, [points], True, 0, line, cv2.LINE_AA)
-    alpha = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-    sketch = cv2.resize(sketch, (size, size), interpolation=cv2.INTER_AREA)
+    alpha, edge = _masks(CLASSES[label], centre, radius, rotation, size)
 
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1) - 0.5
     t = np.clip((xs * np.cos(angle) + ys * np.sin(angle)) + 0.5, 0, 1)[..., None]
-    picture = (1 - t) * c0 + t * c1
+    picture = ground = (1 - t) * c0 + t * c1  # the sketch keeps the bare ground, without the shadow
 
     # A soft shadow down and to the right, then the shape itself.
     shift = size / 24
@@ -101,7 +86,37 @@ def _draw(rng, size, label, simple=False):
     shadow = cv2.GaussianBlur(shadow, (0, 0), size / 40)[..., None] * 0.45
     picture = picture * (1 - shadow)
     picture = picture * (1 - alpha[..., None]) + colour * alpha[..., None]
-    return np.clip(picture, 0, 255).round().astype(np.uint8), np.repeat(sketch[..., None], 3, axis=2)
+    return _uint8(picture), _uint8(ground * (1 - edge[..., None]) + colour * edge[..., None])
+
+
+def _masks(kind, centre, radius, rotation, size):
+    """The shape's coverage and its outline's coverage, (size, size) float32 in [0, 1].
+
+    Drawn large and shrunk with area averaging, which anti-aliases them.
+    """
+    big = size * _SUPERSAMPLE
+    mask = np.zeros((big, big), dtype=np.uint8)
+    outline = np.zeros_like(mask)
+    line = max(1, big // 24)
+    if kind == "ring":
+        c, r = tuple(int(round(v)) for v in centre), int(round(radius))
+        cv2.circle(mask, c, r, 255, -1, cv2.LINE_AA)
+        cv2.circle(mask, c, int(round(radius * 0.55)), 0, -1, cv2.LINE_AA)
+        cv2.circle(outline, c, r, 255, line, cv2.LINE_AA)
+        cv2.circle(outline, c, int(round(radius * 0.55)), 255, line, cv2.LINE_AA)
+    else:
+        rot = np.array([[np.cos(rotation), -np.sin(rotation)], [np.sin(rotation), np.cos(rotation)]])
+        points = (_polygon(kind) @ rot.T * radius + centre).round().astype(np.int32)
+        cv2.fillPoly(mask, [points], 255, cv2.LINE_AA)
+        cv2.polylines(outline, [points], True, 255, line, cv2.LINE_AA)
+    return tuple(
+        cv2.resize(m, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        for m in (mask, outline)
+    )
+
+
+def _uint8(picture):
+    return np.clip(picture, 0, 255).round().astype(np.uint8)
 
 
 def _draw_simple(rng, size, label):
@@ -115,24 +130,10 @@ def _draw_simple(rng, size, label):
     colour = _hsv_to_rgb(rng.random(), rng.uniform(0.6, 1.0), rng.uniform(0.8, 1.0))
     radius = rng.uniform(0.32, 0.4) * big
     centre = rng.uniform(0.46 * big, 0.54 * big, 2)
-    kind = CLASSES[label]
-    mask = np.zeros((big, big), dtype=np.uint8)
-    sketch = np.full((big, big), 255, dtype=np.uint8)
-    line = max(1, big // 24)
-    if kind == "ring":
-        c, r = tuple(int(round(v)) for v in centre), int(round(radius))
-        cv2.circle(mask, c, r, 255, -1, cv2.LINE_AA)
-        cv2.circle(mask, c, int(round(radius * 0.55)), 0, -1, cv2.LINE_AA)
-        cv2.circle(sketch, c, r, 0, line, cv2.LINE_AA)
-        cv2.circle(sketch, c, int(round(radius * 0.55)), 0, line, cv2.LINE_AA)
-    else:
-        points = (_polygon(kind) * radius + centre).round().astype(np.int32)
-        cv2.fillPoly(mask, [points], 255, cv2.LINE_AA)
-        cv2.polylines(sketch, [points], True, 0, line, cv2.LINE_AA)
-    alpha = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
-    sketch = cv2.resize(sketch, (size, size), interpolation=cv2.INTER_AREA)
+    alpha, edge = _masks(CLASSES[label], centre, radius, 0.0, size)
+    alpha, edge = alpha[..., None], edge[..., None]
     picture = background * (1 - alpha) + colour * alpha
-    return np.clip(picture, 0, 255).round().astype(np.uint8), np.repeat(sketch[..., None], 3, axis=2)
+    return _uint8(picture), _uint8(background * (1 - edge) + colour * edge)
 
 
 def shapes(count, image_size=32, channels=3, seed=0, simple=False):
@@ -140,7 +141,7 @@ def shapes(count, image_size=32, channels=3, seed=0, simple=False):
 
     Returns ``(images, labels, sketches)``: uint8 arrays of shape (count, H, W, channels),
     int64 labels in ``range(len(CLASSES))`` (balanced: image i has class i mod 6, so any prefix
-    of the dataset is as balanced as it can be), and the matching sketches.
+    of the dataset is as balanced as it can be), and the matching colour-coded outlines.
     """
     if not MIN_SIZE <= image_size <= MAX_SIZE:
         raise ValueError(f"shapes are drawn from {MIN_SIZE} to {MAX_SIZE} pixels, not {image_size}")
@@ -155,5 +156,6 @@ def shapes(count, image_size=32, channels=3, seed=0, simple=False):
     if channels == 1:
         images = cv2.cvtColor(images.reshape(-1, image_size, 3), cv2.COLOR_RGB2GRAY)
         images = images.reshape(count, image_size, image_size, 1)
-        sketches = sketches[..., :1].copy()
+        grey = cv2.cvtColor(sketches.reshape(-1, image_size, 3), cv2.COLOR_RGB2GRAY)
+        sketches = grey.reshape(count, image_size, image_size, 1)
     return images, labels, sketches

@@ -71,6 +71,24 @@ def test_simple_shapes_are_centred_upright_and_separable_by_class():
     assert data.images.shape == (12, 16, 16, 3) and data.classes == CLASSES
 
 
+@pytest.mark.parametrize("simple", [False, True])
+def test_paired_view_is_well_posed_the_outline_carries_the_colours(simple):
+    """pix2pix's input must determine its output: the sketch shows the picture's own ground and
+    the shape's outline in the shape's own colour (a black outline would leave colours to chance)."""
+    images, _, sketches = shapes(60, 32, 3, seed=4, simple=simple)
+    pictures, sketches = images.astype(np.float64), sketches.astype(np.float64)
+    corner = (slice(None), slice(0, 2), slice(0, 2))  # the ground, away from the shape and its shadow
+    ground_gap = np.abs(sketches[corner] - pictures[corner]).max(axis=(1, 2, 3))
+    assert np.median(ground_gap) <= 2, "the sketch should keep the picture's ground"
+    for picture, sketch in zip(pictures, sketches, strict=True):
+        ground = picture[0, 0]
+        shape_colour = picture.reshape(-1, 3)[np.abs(picture - ground).sum(axis=2).argmax()]
+        ink = sketch.reshape(-1, 3)[np.abs(sketch - sketch[0, 0]).sum(axis=2).argmax()]
+        assert np.abs(ink - shape_colour).max() < 60, "the outline should be the shape's colour"
+    grey = shapes(6, 16, 1, seed=4, simple=simple)[2]
+    assert grey.shape == (6, 16, 16, 1) and grey.std() > 5
+
+
 @pytest.mark.parametrize("size,channels", [(16, 1), (37, 3), (128, 3)])
 def test_load_shapes_any_size_and_channels(size, channels):
     data = gendojo.load_dataset(Cfg(image_size=size, channels=channels))
@@ -91,20 +109,25 @@ def test_bad_settings_are_clear_errors(change, words):
         gendojo.load_dataset(Cfg(**change))
 
 
-def test_image_folder_and_paired_folder(tmp_path):
+def write_png(path, rng, shape=(40, 50, 3)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), rng.integers(0, 255, shape, dtype=np.uint8))
+
+
+def test_flat_image_folder_is_unlabelled_and_paired_folder_matches_names(tmp_path):
     rng = np.random.default_rng(0)
-    for side in ("A", "B"):
-        (tmp_path / side).mkdir()
-        for name in ("one", "two", "three"):
-            cv2.imwrite(
-                str(tmp_path / side / f"{name}.png"), rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)
-            )
-    (tmp_path / "B" / "unpaired.jpg").write_bytes(
+    for name in ("one", "two", "three"):
+        write_png(tmp_path / "flat" / f"{name}.png", rng)
+        write_png(tmp_path / "pairs" / "A" / f"{name}.png", rng)
+        write_png(tmp_path / "pairs" / "B" / f"{name}.png", rng)
+    (tmp_path / "pairs" / "B" / "unpaired.jpg").write_bytes(
         cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes()
     )
-    folder = gendojo.load_dataset(Cfg(dataset="folder", data_dir=str(tmp_path), dataset_size=0))
-    assert folder.images.shape == (7, 16, 16, 3) and folder.labels is None
-    paired = gendojo.load_dataset(Cfg(dataset="paired", data_dir=str(tmp_path), dataset_size=0, channels=1))
+    folder = gendojo.load_dataset(Cfg(dataset="folder", data_dir=str(tmp_path / "flat"), dataset_size=0))
+    assert folder.images.shape == (3, 16, 16, 3) and folder.labels is None and folder.classes is None
+    paired = gendojo.load_dataset(
+        Cfg(dataset="paired", data_dir=str(tmp_path / "pairs"), dataset_size=0, channels=1)
+    )
     assert paired.images.shape == paired.sources.shape == (3, 16, 16, 1)
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -112,6 +135,98 @@ def test_image_folder_and_paired_folder(tmp_path):
         gendojo.load_dataset(Cfg(dataset="folder", data_dir=str(empty)))
     with pytest.raises(gendojo.GenDojoError, match="A/"):
         gendojo.load_dataset(Cfg(dataset="paired", data_dir=str(empty)))
+
+
+def test_class_folders_give_labels_sorted_by_name_and_interleaved(tmp_path):
+    """DIR/<class>/*.png, the ImageFolder layout: labels by folder, classes sorted by name; the
+    order interleaves the classes so that --dataset-size keeps all of them."""
+    rng = np.random.default_rng(1)
+    counts = {"zebra": 3, "apple": 2, "mango": 1}
+    for name, count in counts.items():
+        for i in range(count):
+            write_png(tmp_path / name / f"{i}.png", rng, (20, 20, 3))
+    write_png(tmp_path / "apple" / "deeper" / "more.png", rng, (20, 20, 3))  # still an apple
+    (tmp_path / ".ipynb_checkpoints").mkdir()  # hidden: not a class
+    data = gendojo.load_dataset(Cfg(dataset="folder", data_dir=str(tmp_path), dataset_size=0))
+    assert data.classes == ("apple", "mango", "zebra")
+    assert data.labels.dtype == np.int64 and np.bincount(data.labels).tolist() == [3, 1, 3]
+    assert data.labels.tolist()[:3] == [0, 1, 2]
+    some = gendojo.load_dataset(Cfg(dataset="folder", data_dir=str(tmp_path), dataset_size=3))
+    assert sorted(some.labels.tolist()) == [0, 1, 2] and len(some.images) == 3
+    # the image each label sits beside is the one from that class's folder
+    for index, name in enumerate(("apple", "mango")):
+        expected = kit._read_image(tmp_path / name / "0.png", 16, 3)
+        assert np.array_equal(data.images[index], kit._scale(expected))
+    # one class folder alone has nothing to tell apart: unlabelled, like a flat folder
+    single = tmp_path / "single"
+    write_png(single / "cats" / "a.png", rng)
+    assert gendojo.load_dataset(Cfg(dataset="folder", data_dir=str(single))).labels is None
+
+
+@pytest.mark.parametrize(
+    "layout,words",
+    [({"loose.png": 1, "a/x.png": 1, "b/y.png": 1}, "mixes images"),
+     ({"a/x.png": 1, "b/y.png": 1, "c/notes.txt": 0}, r"without images \(c\)")],
+)  # fmt: skip
+def test_mixed_or_empty_class_folders_are_one_line_errors(tmp_path, layout, words):
+    rng = np.random.default_rng(2)
+    for name, is_image in layout.items():
+        if is_image:
+            write_png(tmp_path / name, rng, (12, 12, 3))
+        else:
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text("not an image")
+    with pytest.raises(gendojo.GenDojoError, match=words) as error:
+        gendojo.load_dataset(Cfg(dataset="folder", data_dir=str(tmp_path)))
+    assert "\n" not in str(error.value)
+
+
+def test_digits_are_real_labelled_and_resized(tmp_path):
+    """scikit-learn's 1797 handwritten digits, offline: bright ink on black, ten classes."""
+    grey = gendojo.load_dataset(Cfg(dataset="digits", image_size=32, channels=1, dataset_size=0))
+    assert grey.images.shape == (1797, 32, 32, 1) and grey.images.dtype == np.float32
+    assert grey.classes == tuple("0123456789") and np.bincount(grey.labels).min() >= 170
+    assert grey.images.min() == -1.0 and grey.images.max() == 1.0
+    assert grey.images[:, :2, :2].mean() < -0.95  # black corners: the digit is the bright part
+    means = np.stack([grey.images[grey.labels == k].mean(axis=0) for k in range(10)])
+    gaps = [np.abs(means[i] - means[j]).mean() for i in range(10) for j in range(i)]
+    assert min(gaps) > 0.05, "the classes should look different on average"
+    colour = gendojo.load_dataset(Cfg(dataset="digits", image_size=16, channels=3, dataset_size=100))
+    assert colour.images.shape == (100, 16, 16, 3) and len(colour.labels) == 100
+    assert np.array_equal(colour.images[..., 0], colour.images[..., 2])  # grey, repeated
+    assert set(colour.labels.tolist()) == set(range(10))
+
+
+def test_digits_without_scikit_learn_is_a_clear_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # import fails as if not installed
+    with pytest.raises(gendojo.GenDojoError, match="pip install scikit-learn"):
+        gendojo.load_dataset(Cfg(dataset="digits"))
+
+
+@pytest.mark.parametrize("source", ["digits", "folder"])
+def test_quality_score_works_on_digits_and_labelled_folders(tmp_path, source):
+    """Ten classes: the feature net reads digits, real images cover every class, one repeated
+    digit covers one class in ten. The same from a labelled folder of PNGs."""
+    from gendojo import quality
+
+    data = gendojo.load_dataset(Cfg(dataset="digits", image_size=16, channels=1, dataset_size=0))
+    if source == "folder":
+        for i, (image, label) in enumerate(zip(data.images[:600], data.labels[:600], strict=True)):
+            path = tmp_path / "digits" / f"class{label}" / f"{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), np.rint((image + 1) * 127.5).astype(np.uint8))
+        data = gendojo.load_dataset(
+            Cfg(dataset="folder", data_dir=str(tmp_path / "digits"), channels=1, dataset_size=0)
+        )
+        assert data.classes == tuple(f"class{k}" for k in range(10))
+    some = np.random.default_rng(0).permutation(len(data.images))[: len(data.images) // 2]
+    real = quality.score(data, data.images[some], data.labels[some], cache_dir=tmp_path / "cache")
+    assert real["classifier_accuracy"] > 0.8 and real["coverage"] == 1.0
+    assert real["label_accuracy"] > 0.8
+    stuck = quality.score(data, np.repeat(data.images[:1], 200, axis=0), cache_dir=tmp_path / "cache")
+    assert stuck["coverage"] == 0.1 and stuck["fd"] > 10 * real["fd"]
 
 
 # --- tiny files in the real formats --------------------------------------------------------------

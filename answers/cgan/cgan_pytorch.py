@@ -188,7 +188,7 @@ def train(config, data, networks=None, callback=None):
     gendojo.check(
         data.labels is not None and data.labels.max() < config.num_classes,
         f"a conditional GAN needs labels 0 … {config.num_classes - 1}: use a labelled data set "
-        f"(shapes, mnist, fashion_mnist, cifar10) and --num-classes to match it",
+        f"(shapes, digits, mnist, …, a folder of class folders) and --num-classes to match it",
     )
     networks = networks or build(config)
     adam = dict(lr=config.lr, betas=(config.beta1, 0.999))

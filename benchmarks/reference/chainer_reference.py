@@ -87,6 +87,7 @@ class GANUpdater(StandardUpdater):
         optimizers = optimizers_for(
             networks, lambda: chainer.optimizers.Adam(alpha=config.lr, beta1=config.beta1, eps=1e-8)
         )
+        optimizers["discriminator"].alpha = getattr(config, "d_lr", config.lr)  # the DCGAN's D's own rate
         super().__init__(iterator, optimizers, device=device)
 
     def make_latents(self, n):

@@ -107,8 +107,8 @@ class TrainOnBatch:
         return np.random.normal(size=(n, self.config.latent_dim)).astype(np.float32)
 
 
-def adam(config):
-    return keras.optimizers.Adam(learning_rate=config.lr, beta_1=config.beta1, epsilon=1e-8)
+def adam(config, rate=None):
+    return keras.optimizers.Adam(learning_rate=rate or config.lr, beta_1=config.beta1, epsilon=1e-8)
 
 
 class GAN(TrainOnBatch):
@@ -155,7 +155,8 @@ class DCGAN(TrainOnBatch):
             pair = [self.discriminator(real), self.discriminator(fake)]
             self.d_trainer = keras.Model([real, fake], layers.Concatenate(axis=1)(pair))
             g_inputs, g_output = latents, self.discriminator(self.generator(latents))
-        self.d_trainer.compile(optimizer=adam(config), loss=answer.discriminator_loss)
+        d_rate = getattr(config, "d_lr", config.lr)  # the DCGAN's D has a rate of its own
+        self.d_trainer.compile(optimizer=adam(config, d_rate), loss=answer.discriminator_loss)
         self.freeze_discriminator()
         self.combined = keras.Model(g_inputs, g_output)
         self.combined.compile(optimizer=adam(config), loss=answer.generator_loss)

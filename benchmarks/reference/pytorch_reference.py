@@ -78,7 +78,8 @@ class GAN:
         self.generator, self.discriminator = networks["generator"], networks["discriminator"]
         adam = dict(lr=config.lr, betas=(config.beta1, 0.999))
         self.optimizer_g = torch.optim.Adam(self.generator.parameters(), **adam)
-        self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), **adam)
+        d_rate = getattr(config, "d_lr", config.lr)  # the DCGAN's D has a rate of its own
+        self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), **{**adam, "lr": d_rate})
 
     def tensors(self, data):
         if not self.conditional:

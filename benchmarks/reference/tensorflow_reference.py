@@ -83,7 +83,10 @@ class GAN:
         self.g_mode, self.d_mode = training_mode(self.generator), training_mode(self.discriminator)
         adam = dict(learning_rate=config.lr, beta_1=config.beta1)
         self.optimizer_g = tf_core.Adam(self.generator.trainable_variables, **adam)
-        self.optimizer_d = tf_core.Adam(self.discriminator.trainable_variables, **adam)
+        d_rate = getattr(config, "d_lr", config.lr)  # the DCGAN's D has a rate of its own
+        self.optimizer_d = tf_core.Adam(
+            self.discriminator.trainable_variables, **{**adam, "learning_rate": d_rate}
+        )
 
     def arrays(self, data):
         if not self.conditional:

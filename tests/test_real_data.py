@@ -1,0 +1,111 @@
+"""The real-data benchmark (benchmarks/real_data.py): its table, and, with ``-m slow``, the DCGAN's
+default run on the real handwritten digits in every framework, which must reach 9 classes in 10."""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import real_data  # noqa: E402
+
+
+def row(framework, seed, coverage, **extra):
+    return dict(
+        topic="dcgan", framework=framework, dataset="digits", seed=seed, steps=2000, fd=30.0,
+        fd_real=5.6, coverage=coverage, label_accuracy=None, train_s=100.0, load_1min=1.0, **extra,
+    )  # fmt: skip
+
+
+def test_table_marks_rows_under_the_bar_and_lists_what_was_not_measured():
+    rows = real_data.merge(
+        [row("keras", 0, 1.0), row("pytorch", 0, 0.5)],
+        [row("pytorch", 0, 0.9), row("chainer", 1, 0.3)],  # pytorch seed 0 measured again
+    )
+    assert [(r["framework"], r["coverage"]) for r in rows] == [
+        ("pytorch", 0.9),
+        ("keras", 1.0),
+        ("chainer", 0.3),
+    ]
+    machine = dict(cpu="cpu", usable_cpus=2, memory="1 GiB", os="os", python="3.11", packages={})
+    results = {"runs": [{"date": "d", "rows": 3, "threads": 1, "machine": machine}], "rows": rows}
+    text = real_data.markdown(results)
+    lines = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| dcgan")}
+    assert lines["pytorch"].endswith("| yes |") and lines["chainer"].endswith("| **no** |")
+    assert "93 of the 96 runs" in text and "dcgan tensorflow digits seed 0" in text
+    notes = "## Findings\n\nWritten by hand.\n"
+    kept = real_data.markdown(results, notes)
+    assert kept.startswith(text) and kept.endswith(notes)
+
+
+def test_hand_written_findings_survive_a_new_table(tmp_path):
+    table = tmp_path / "real_data.md"
+    assert real_data.kept_notes(table) == ""
+    table.write_text("# old table\n| a | b |\n\n## Findings\n\nD was too slow.\n")
+    assert real_data.kept_notes(table) == "## Findings\n\nD was too slow.\n"
+
+
+def test_command_is_the_answers_own_with_what_the_data_set_needs(tmp_path):
+    command = real_data.command_for("cgan", "keras", "digits", 2, 0, tmp_path)
+    assert command[1].endswith("answers/cgan/cgan_keras.py") and Path(command[1]).exists()
+    flags = " ".join(command[2:])
+    assert "--dataset digits --channels 1 --seed 2" in flags and "--num-classes 10" in flags
+    assert "--steps" not in flags  # the default config
+    assert "--channels" not in " ".join(
+        real_data.command_for("gan", "pytorch", "simple-shapes", 0, 5, tmp_path)
+    )
+
+
+def test_photo_pairs_are_grey_to_colour_crops_of_real_photographs(tmp_path):
+    import cv2
+    import numpy as np
+
+    real_data.photo_pairs(tmp_path, count=6, held_out=4)
+    for part, count in (("train", 6), ("held", 4)):
+        sources = [cv2.imread(str(p)) for p in sorted((tmp_path / part / "A").iterdir())]
+        targets = [cv2.imread(str(p)) for p in sorted((tmp_path / part / "B").iterdir())]
+        assert len(sources) == len(targets) == count and sources[0].shape == (32, 32, 3)
+        for source, target in zip(sources, targets, strict=True):
+            assert (source.max(axis=2) == source.min(axis=2)).all()  # grey
+            grey = cv2.cvtColor(target, cv2.COLOR_BGR2GRAY)
+            assert np.abs(grey.astype(int) - source[..., 0]).max() <= 1  # the same picture
+    colourful = [cv2.imread(str(p)).std(axis=2).mean() for p in (tmp_path / "train" / "B").iterdir()]
+    assert max(colourful) > 5
+
+
+@pytest.mark.slow
+def test_pix2pix_photo_row(tmp_path):
+    command = [sys.executable, str(ROOT / "benchmarks" / "real_data.py"), "--topics", "--pix2pix"]
+    command += ["--frameworks", "pytorch", "--seeds", "0", "--steps", "5", "--out", str(tmp_path)]
+    process = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stdout + process.stderr
+    (result,) = json.loads((tmp_path / "real_data.json").read_text())["rows"]
+    assert result["steps"] == 5 and 0 < result["l1_held"] < 2 and 0 < result["l1_copy"] < 2
+    assert "| pytorch | 0 | 5 |" in (tmp_path / "real_data.md").read_text()
+
+
+@pytest.mark.slow
+def test_script_runs_a_short_grid_and_writes_its_files(tmp_path):
+    command = [sys.executable, str(ROOT / "benchmarks" / "real_data.py"), "--topics", "gan", "--frameworks"]
+    command += ["pytorch", "--datasets", "digits", "--seeds", "0", "--steps", "20", "--out", str(tmp_path)]
+    process = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert process.returncode == 1, process.stdout + process.stderr  # 20 steps can't reach the bar
+    (result,) = json.loads((tmp_path / "real_data.json").read_text())["rows"]
+    assert result["steps"] == 20 and 0 < result["coverage"] <= 1 and result["fd"] > result["fd_real"]
+    assert "| gan | pytorch | digits | 0 | 20 |" in (tmp_path / "real_data.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("framework", real_data.FRAMEWORKS)
+def test_default_dcgan_learns_real_digits(framework):
+    """The DCGAN's default config on the 1797 real digits: samples of at least 9 digits of 10."""
+    args = argparse.Namespace(steps=0, threads=2, timeout=1800)
+    result = real_data.run_one("dcgan", framework, "digits", 0, args)
+    assert "error" not in result, result.get("error")
+    assert result["coverage"] >= real_data.BAR, result
