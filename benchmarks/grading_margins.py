@@ -51,7 +51,13 @@ def measure(answer, topic, seed):
     """{quantity: (value, threshold, "below"|"above")} for one seed."""
     spec = harness.topic_spec(topic)
     run = harness.train_tiny(answer, topic, seed=seed)
-    out = {f"history {spec.FALLING}: (end − {spec.FALL_RATIO} × first) / |first| (information)": (falls(run, spec), 0.0, "below")}
+    out = {
+        f"history {spec.FALLING}: (end − {spec.FALL_RATIO} × first) / |first| (information)": (
+            falls(run, spec),
+            0.0,
+            "below",
+        )
+    }
     fresh = answer.build(run.config)
     if topic in learning.RECONSTRUCTING:
         images = learning.held_out(run.config).images
