@@ -105,6 +105,10 @@ RULES = {
     "beta": _at_least(0, "0 or more"),
     "l1_weight": _at_least(0, "0 or more"),
     "device": (lambda value, config: value in DEVICES, "one of " + ", ".join(DEVICES)),
+    "class_id": (
+        lambda value, config: -1 <= value < config.num_classes,
+        "-1 (every class) or a class below --num-classes",
+    ),
 }
 
 
@@ -167,19 +171,25 @@ def run_main(main):
         raise SystemExit(130) from None
 
 
-def progress(steps, history, description="", quiet=False):
-    """Iterate over ``range(steps)`` with a progress bar showing the latest value of each loss.
+def progress(steps, history, description="", quiet=False, start=0):
+    """Iterate over ``range(start, steps)`` with a progress bar showing the latest value of each loss.
 
     ``history`` is the dict of per-step loss lists the training loop appends to; the bar reads
-    it after every step, so the loop itself needs no printing code.
+    it after every step, so the loop itself needs no printing code. ``start``: the step a resumed
+    run goes on from, shown as already done.
     """
-    bar = tqdm(range(steps), desc=description, disable=quiet or None, dynamic_ncols=True, leave=True)
-    for step in bar:
-        yield step
-        if history and not bar.disable and (step % 10 == 0 or step == steps - 1):
-            bar.set_postfix(
-                {name: f"{values[-1]:.4f}" for name, values in history.items() if values}, refresh=False
-            )
+    bar = tqdm(
+        range(start, steps), desc=description, initial=start, total=steps,
+        disable=quiet or None, dynamic_ncols=True, leave=True,
+    )  # fmt: skip
+    try:
+        for step in bar:
+            yield step
+            if history and not bar.disable and (step % 10 == 0 or step == steps - 1):
+                latest = {name: f"{values[-1]:.4f}" for name, values in history.items() if values}
+                bar.set_postfix(latest, refresh=False)
+    finally:
+        bar.close()
 
 
 def check(condition, message):

@@ -29,9 +29,9 @@ import threading
 from contextlib import contextmanager
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from gendojo import checkpoints
+from gendojo.cli import progress, validate
 from gendojo.errors import GenDojoError
 
 # Settings a resumed run may change: how long and how it runs, and training hyperparameters.
@@ -101,8 +101,6 @@ class Run:
         """``run`` if ``main`` passed one, else a fresh run of ``config`` (a direct ``train`` call)."""
         if run is not None:
             return run
-        from gendojo.cli import validate
-
         validate(config)
         return cls(config)
 
@@ -145,22 +143,15 @@ class Run:
             raise TypeError("call run.history(...) before run.steps(...)")
         if self.saved:
             self._restore()
-        total = self.config.steps
-        bar = tqdm(
-            range(self.step, total), initial=self.step, total=total, desc=description,
-            disable=self.config.quiet or None, dynamic_ncols=True, leave=True,
-        )  # fmt: skip
+        steps = progress(self.config.steps, self._history, description, self.config.quiet, self.step)
         try:
-            for index in bar:
+            for index in steps:
                 yield index
                 self.end_step(index)
-                if not bar.disable and (index % 10 == 0 or index == total - 1):
-                    latest = {k: f"{v[-1]:.4f}" for k, v in self._history.items() if v}
-                    bar.set_postfix(latest, refresh=False)
                 if self.interrupted:
                     break
         finally:
-            bar.close()
+            steps.close()
 
     # --- the end of a step -----------------------------------------------------------------------
 
