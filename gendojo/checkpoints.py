@@ -285,9 +285,10 @@ def read(out):
     root = folder_of(out)
     manifest = _manifest(root)
     if manifest is None:
+        old = " (only files in an older layout, weights without the run)" if any(root.glob("*.*")) else ""
         raise GenDojoError(
-            f"--resume: no checkpoint in {root}. Train once without --resume (with the same --out) "
-            f"to write one."
+            f"--resume: no checkpoint in {root}{old}. Train once without --resume (with the same "
+            f"--out) to write one."
         )
     folder = root / manifest["folder"]
     try:

@@ -243,15 +243,16 @@ def train_and_save(config, topic, framework, build, train, data, samples, score=
         raise
     seconds = time.perf_counter() - started
     save_grid(samples(networks), out / "samples.png")
+    stopped = run.interrupted and run.step < config.steps  # Ctrl-C in the last step stops nothing
     extra = {}
-    if score is not None and not run.interrupted:  # Ctrl-C asks to stop, not to wait for a score
+    if score is not None and not stopped:  # Ctrl-C asks to stop, not to wait for a score
         scoring = time.perf_counter()
         extra["quality"] = {**score(networks), "seconds": round(time.perf_counter() - scoring, 3)}
     finish_run(
         networks, history, config, out, topic, framework, seconds, run=run if resumable else None,
         step_ms=step_ms(durations), **extra,
     )  # fmt: skip
-    if run.interrupted:
+    if stopped:
         raise runs.Interrupted(
             f"stopped by Ctrl-C after step {run.step} of {config.steps}; the steps done are saved in "
             f"{out}/: add --resume to the same command to go on"

@@ -236,6 +236,10 @@ class Run:
 def check_resume(config, checkpoint, topic, framework):
     """Refuse a ``--resume`` that would not continue the same run; return the changed settings."""
     state, where = checkpoint["state"], checkpoint["folder"].parent
+    if state.get("step") is None:
+        raise GenDojoError(
+            f"--resume: {where} holds weights only (gendojo.save_checkpoint), not a run to continue"
+        )
     if (state.get("topic"), state.get("framework")) != (topic, framework):
         raise GenDojoError(
             f"--resume: the checkpoint in {where} was written by {state.get('topic')} "
