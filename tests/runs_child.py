@@ -64,6 +64,8 @@ def call_main(answer, argv):
         return "error", str(error), stdout.getvalue()
     except SystemExit as exit:  # argparse: a value that is not a number, a choice not offered
         return f"exit {exit.code}", stderr.getvalue().strip(), stdout.getvalue()
+    except Exception as error:  # a traceback for the user: recorded, for the test to report
+        return "crash", f"{type(error).__name__}: {error}", stdout.getvalue()
     return "ok", "", stdout.getvalue()
 
 
@@ -193,12 +195,15 @@ def crash(framework, work):
 
     def check(status):
         """Whether the writer was killed, and the step of the checkpoint that loads after it."""
-        loaded = checkpoints.read(out)
-        fresh = answer.build(config)
-        checkpoints.load_networks(fresh, loaded)
-        parameters = [p for network in fresh.values() for p in network.parameters()]
-        checkpoints.load_optimizers({"optimizer": torch.optim.Adam(parameters)}, loaded)
         killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        try:
+            loaded = checkpoints.read(out)
+            fresh = answer.build(config)
+            checkpoints.load_networks(fresh, loaded)
+            parameters = [p for network in fresh.values() for p in network.parameters()]
+            checkpoints.load_optimizers({"optimizer": torch.optim.Adam(parameters)}, loaded)
+        except Exception as error:
+            return {"killed": killed, "step": None, "error": f"{type(error).__name__}: {error}"}
         return {"killed": killed, "step": loaded["state"]["step"]}
 
     points = []

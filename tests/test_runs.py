@@ -203,12 +203,15 @@ def test_sigkill_at_every_point_of_a_checkpoint_write_leaves_one_that_loads(chil
     optimizer) and is the one before (step 2) or the new one (step 3)."""
     crash = child["crash"]
     points = crash["points"]
+    broken = [(number, p["error"]) for number, p in enumerate(points, 1) if "error" in p]
+    assert not broken, f"after a kill at {len(broken)} points no checkpoint loads: {broken[:2]}"
     assert len(points) > 50, f"only {len(points)} points: the write was not traced"
     assert all(p["killed"] for p in points[:-1]) and not points[-1]["killed"]
     steps = [p["step"] for p in points]
     assert set(steps) == {2, 3} and steps == sorted(steps), "one switch from the old to the new"
     # killed at moments spread over a write: mostly inside it, some while a file was half written
     timed = crash["timed"]
+    assert not [p for p in timed if "error" in p], timed
     assert sum(p["killed"] for p in timed) >= 10 and {p["step"] for p in timed} <= {2, 3}
     assert crash["left"][0] == checkpoints.MANIFEST and len(crash["left"]) == 2, crash["left"]
 
