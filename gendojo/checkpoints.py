@@ -5,7 +5,8 @@ The layout of ``<out>/checkpoint/``::
     latest.json                   which folder holds the checkpoint, with its step and config
     step000300/                   the checkpoint after 300 steps
         encoder.pt, …             each network in its framework's format (weights, BatchNorm statistics)
-        optimizer-<name>.pt, …    each optimizer's state (Adam's moments, step counts), same format
+        optimizer.pt              the optimizer's state (Adam's moments, step counts), same format
+                                  (optimizer-<network>.pt, … where each network has its own)
         run.json                  step, config, history, data and noise stream positions, random states
 
 A checkpoint is written into a hidden temporary folder, flushed to disk and renamed; only then is
@@ -112,7 +113,7 @@ def save_optimizer(optimizer, base):
         sys.modules["torch"].save(optimizer.state_dict(), path)
     elif framework == "tensorflow":
         path = Path(str(base))
-        sys.modules["tensorflow"].train.Checkpoint(optimizer=optimizer).write(str(path))
+        _tf_state(optimizer).write(str(path))
     elif framework == "keras":
         path = Path(str(base) + ".npz")
         _save_arrays(path, optimizer.variables)
@@ -132,12 +133,19 @@ def load_optimizer(optimizer, base):
         for group, kept in zip(optimizer.param_groups, settings, strict=True):
             group.update(kept)
     elif framework == "tensorflow":
-        tf = sys.modules["tensorflow"]
-        tf.train.Checkpoint(optimizer=optimizer).read(str(base)).assert_existing_objects_matched()
+        _tf_state(optimizer).read(str(base)).assert_existing_objects_matched()
     elif framework == "keras":
         _restore_keras_optimizer(optimizer, _load_arrays(Path(str(base) + ".npz")), str(base))
     else:
         sys.modules["chainer"].serializers.load_npz(str(base) + ".npz", optimizer)
+
+
+def _tf_state(optimizer):
+    """A ``tf.train.Checkpoint`` of an optimizer's own variables (step count, moments), without the
+    networks' variables it trains: those are in the networks' files."""
+    trained = {v.ref() for v in getattr(optimizer, "var_list", [])}
+    own = [v for v in optimizer.variables if v.ref() not in trained]
+    return sys.modules["tensorflow"].train.Checkpoint(state=own)
 
 
 def _restore_keras_optimizer(optimizer, values, where):
@@ -167,6 +175,7 @@ def _restore_keras_optimizer(optimizer, values, where):
 
 
 def _save_arrays(path, variables):
+    """The variables' values, in order, in one .npz file."""
     arrays = {f"{i:04d}": np.asarray(_numpy(v)) for i, v in enumerate(variables)}  # in order
     with open(path, "wb") as file:
         np.savez(file, **arrays)
@@ -248,7 +257,7 @@ def write(out, networks, optimizers=None, state=None):
     for key, network in networks.items():
         files["networks"][key] = save_network(network, temporary / key)
     for key, optimizer in (optimizers or {}).items():
-        files["optimizers"][key] = save_optimizer(optimizer, temporary / f"optimizer-{key}")
+        files["optimizers"][key] = save_optimizer(optimizer, temporary / _optimizer_file(key))
     state["files"] = files
     (temporary / STATE).write_text(json.dumps(state) + "\n")
     for path in temporary.iterdir():
@@ -266,6 +275,10 @@ def write(out, networks, optimizers=None, state=None):
         if path.name not in (MANIFEST, name):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     return final
+
+
+def _optimizer_file(name):
+    return "optimizer" if name == "optimizer" else f"optimizer-{name}"
 
 
 def _manifest(root):
@@ -327,7 +340,7 @@ def load_optimizers(optimizers, checkpoint):
         )
     for name, optimizer in optimizers.items():
         try:
-            load_optimizer(optimizer, checkpoint["folder"] / f"optimizer-{name}")
+            load_optimizer(optimizer, checkpoint["folder"] / _optimizer_file(name))
         except GenDojoError:
             raise
         except Exception as error:
