@@ -238,8 +238,9 @@ def train_and_save(config, topic, framework, build, train, data, samples, score=
             else:
                 networks, history = train(config, data, networks, callback=write_samples)
     except runs.Diverged:  # the history up to the bad step, to look at; the checkpoint stays as it was
-        save_history(run._history, out / "history.json", config, topic=topic, framework=framework)
-        save_loss_plot(run._history, out / "losses.png", title=f"{topic} · {framework} (diverged)")
+        info = dict(topic=topic, framework=framework, diverged_at=run.step)
+        save_history(run.logged, out / "history.json", config, **info)
+        save_loss_plot(run.logged, out / "losses.png", title=f"{topic} · {framework} (diverged)")
         raise
     seconds = time.perf_counter() - started
     save_grid(samples(networks), out / "samples.png")

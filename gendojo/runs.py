@@ -93,7 +93,8 @@ class Run:
         self.checkpoint_step = self.step if checkpoint else None  # of the newest checkpoint on disk
         self.resumed_at = [*self.saved.get("resumed_at", []), self.step] if self.saved else []
         self.seconds_before = (self.saved.get("seconds") or 0.0) if self.saved else 0.0
-        self.optimizers, self.streams, self.noises, self._history = {}, [], [], None
+        self.optimizers, self.streams, self.noises = {}, [], []
+        self.logged = None  # the loop's history dict, once ``history`` has it
         self.interrupted = False
         self._checked, self._saved_step = self.step, None
 
@@ -130,7 +131,7 @@ class Run:
                 )
             for name, values in history.items():
                 values[:] = saved[name]
-        self._history = history
+        self.logged = history
         return history
 
     def steps(self, optimizers, description=""):
@@ -140,11 +141,11 @@ class Run:
         run, restored here along with the streams, the noise and the global random states.
         """
         self.optimizers = optimizers if isinstance(optimizers, dict) else {"optimizer": optimizers}
-        if self._history is None:
+        if self.logged is None:
             raise TypeError("call run.history(...) before run.steps(...)")
         if self.saved:
             self._restore()
-        steps = progress(self.config.steps, self._history, description, self.config.quiet, self.step)
+        steps = progress(self.config.steps, self.logged, description, self.config.quiet, self.step)
         try:
             for index in steps:
                 yield index
@@ -161,11 +162,11 @@ class Run:
         if index + 1 <= self._checked:
             return
         self.step = self._checked = index + 1
-        if self._history is None:
+        if self.logged is None:
             return
         bad = {
             name: values[-1]
-            for name, values in self._history.items()
+            for name, values in self.logged.items()
             if len(values) == self.step and not math.isfinite(float(values[-1]))
         }
         if bad:
@@ -202,7 +203,7 @@ class Run:
             "topic": self.topic,
             "framework": self.framework,
             "config": _plain(self.config),
-            "history": _plain(self._history or {}),
+            "history": _plain(self.logged or {}),
             "streams": [stream.drawn for stream in self.streams],
             "noise": [_noise_state(generator) for generator in self.noises],
             "random": _global_random_states(),
