@@ -79,7 +79,7 @@ def _fixed_noise(answer, framework):
     if framework == "tensorflow":
         tf = answer.tf
 
-        def reparameterize(mean, log_variance):
+        def reparameterize(mean, log_variance, seed=None):  # seed: the VAE's generator, not used
             epsilon = tf.random.stateless_normal(tf.shape(mean), seed=[1, 2])
             return mean + tf.exp(0.5 * log_variance) * epsilon
 

@@ -5,7 +5,7 @@ checkpoints and parameter counts live here once. The models, the losses and the 
 live in the answer files, where a learner reads them.
 """
 
-from gendojo.cli import check, parse_args, progress, run_main
+from gendojo.cli import check, choose_device, parse_args, progress, run_main, validate
 from gendojo.data import Dataset, load_dataset
 from gendojo.errors import GenDojoError
 from gendojo.frameworks import FRAMEWORKS, count_parameters, load_checkpoint, save_checkpoint
@@ -17,12 +17,15 @@ from gendojo.outputs import (
     save_loss_plot,
     train_and_save,
 )
+from gendojo.runs import Run
 
 __all__ = [
     "FRAMEWORKS",
     "Dataset",
     "GenDojoError",
+    "Run",
     "check",
+    "choose_device",
     "count_parameters",
     "load_checkpoint",
     "load_dataset",
@@ -36,4 +39,5 @@ __all__ = [
     "save_history",
     "save_loss_plot",
     "train_and_save",
+    "validate",
 ]

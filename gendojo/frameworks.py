@@ -2,14 +2,9 @@
 counting trainable parameters and writing or reading a checkpoint of a dict of networks.
 
 Each function looks at what kind of network it was given, so an answer calls
-``gendojo.save_checkpoint(networks, folder)`` whatever its framework. Nothing here imports a
-framework the caller has not already imported.
+``gendojo.save_checkpoint(networks, folder)`` whatever its framework (the formats are in
+gendojo/checkpoints.py). Nothing here imports a framework the caller has not already imported.
 """
-
-import sys
-from pathlib import Path
-
-from gendojo.errors import GenDojoError
 
 FRAMEWORKS = ("pytorch", "tensorflow", "keras", "chainer")
 
@@ -40,52 +35,18 @@ def count_parameters(network):
     return sum(p.size for p in network.params() if p.update_rule is None or p.update_rule.enabled)
 
 
-def _checkpoint_path(folder, name, framework):
-    suffix = {"pytorch": ".pt", "tensorflow": "", "keras": ".weights.h5", "chainer": ".npz"}
-    return Path(folder) / "checkpoint" / f"{name}{suffix[framework]}"
-
-
 def save_checkpoint(networks, folder):
-    """Write each network's weights to ``folder/checkpoint/<name>.<framework's format>``."""
-    for name, network in networks.items():
-        framework = framework_of(network)
-        path = _checkpoint_path(folder, name, framework)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if framework == "pytorch":
-            sys.modules["torch"].save(network.state_dict(), path)
-        elif framework == "tensorflow":
-            sys.modules["tensorflow"].train.Checkpoint(network=network).write(str(path))
-        elif framework == "keras":
-            network.save_weights(str(path))
-        else:
-            sys.modules["chainer"].serializers.save_npz(str(path), network)
-    return Path(folder) / "checkpoint"
+    """Write each network's weights to ``folder/checkpoint/``, atomically (gendojo/checkpoints.py).
+
+    A training run saves more through its ``gendojo.Run`` (optimizers, step, random streams);
+    this is for the weights alone."""
+    from gendojo import checkpoints
+
+    return checkpoints.write(folder, networks)
 
 
 def load_checkpoint(networks, folder):
-    """Read weights written by ``save_checkpoint`` into freshly built ``networks``, in place."""
-    for name, network in networks.items():
-        framework = framework_of(network)
-        path = _checkpoint_path(folder, name, framework)
-        exists = Path(str(path) + ".index").exists() if framework == "tensorflow" else path.exists()
-        if not exists:
-            raise GenDojoError(
-                f"--resume: no checkpoint for {name!r} at {path}. Train once without --resume "
-                f"(with the same --out) to write one."
-            )
-        try:
-            if framework == "pytorch":
-                network.load_state_dict(sys.modules["torch"].load(path, map_location="cpu"))
-            elif framework == "tensorflow":
-                tf = sys.modules["tensorflow"]
-                tf.train.Checkpoint(network=network).read(str(path)).assert_existing_objects_matched()
-            elif framework == "keras":
-                network.load_weights(str(path))
-            else:
-                sys.modules["chainer"].serializers.load_npz(str(path), network)
-        except Exception as error:  # a shape mismatch reads differently in every framework
-            raise GenDojoError(
-                f"--resume: the checkpoint {path} does not fit this {name!r} network ({error}). "
-                f"Was it trained with other settings, such as another --image-size or --channels?"
-            ) from error
-    return networks
+    """Read the weights in ``folder/checkpoint/`` into freshly built ``networks``, in place."""
+    from gendojo import checkpoints
+
+    return checkpoints.load_networks(networks, checkpoints.read(folder))

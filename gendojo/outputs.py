@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from gendojo.errors import GenDojoError
+
 # History entries that count something rather than measure a loss: kept in history.json, not plotted.
 NOT_PLOTTED = ("critic_updates",)
 
@@ -20,7 +22,11 @@ NOT_PLOTTED = ("critic_updates",)
 def output_dir(out, topic, framework):
     """``out`` if given, else ``outputs/<topic>/<framework>``; created if missing."""
     path = Path(out) if out else Path("outputs") / topic / framework
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        flag = f"--out {out}" if out else f"the output folder {path}"
+        raise GenDojoError(f"{flag} cannot be created: {error.strerror or error}") from None
     return path
 
 
@@ -153,15 +159,21 @@ def step_ms(durations):
             "first": round(durations[0], 3)}  # fmt: skip
 
 
-def finish_run(networks, history, config, out, topic, framework, seconds=None, **extra):
+def finish_run(networks, history, config, out, topic, framework, seconds=None, run=None, **extra):
     """End of every answer's ``main``: checkpoint, history file and loss plot, then a summary.
 
     ``extra`` fields go into history.json; a "quality" one (``gendojo.quality``) is printed too.
+    With a ``gendojo.Run`` the checkpoint holds the whole run (optimizers, step, random streams),
+    so ``--resume`` can continue it; without one, the networks' weights alone.
     """
-    from gendojo.frameworks import count_parameters, save_checkpoint
+    from gendojo import frameworks
 
-    save_checkpoint(networks, out)
-    parameters = {name: count_parameters(network) for name, network in networks.items()}
+    if run is not None:
+        run.save(networks, seconds or 0.0)
+        extra = {"resumed_at": run.resumed_at, **extra} if run.resumed_at else extra
+    else:
+        frameworks.save_checkpoint(networks, out)
+    parameters = {name: frameworks.count_parameters(network) for name, network in networks.items()}
     save_history(
         history, out / "history.json", config, topic=topic, framework=framework,
         parameters=parameters, seconds=seconds, **extra,
@@ -169,7 +181,10 @@ def finish_run(networks, history, config, out, topic, framework, seconds=None, *
     save_loss_plot(history, out / "losses.png", title=f"{topic} · {framework}")
     final = ", ".join(f"{name} {values[-1]:.4f}" for name, values in history.items() if values)
     timing = f" in {seconds:.1f} s" if seconds is not None else ""
-    print(f"{topic} {framework}: {len(next(iter(history.values()), []))} steps{timing}; final {final}")
+    done = len(next(iter(history.values()), []))
+    first = run.resumed_at[-1] if run is not None and run.resumed_at else 0
+    steps = f"steps {first + 1}-{done} of {done}" if first else f"{done} steps"
+    print(f"{topic} {framework}: {steps}{timing}; final {final}")
     if "quality" in extra:
         from gendojo.quality import describe
 
@@ -179,39 +194,77 @@ def finish_run(networks, history, config, out, topic, framework, seconds=None, *
 
 def train_and_save(config, topic, framework, build, train, data, samples, score=None):
     """The body of every answer's ``main`` after the config and data: build (or ``--resume``),
-    train with a sample grid every ``config.sample_every`` steps, then write the final grid, the
-    checkpoint, the history and the loss plot. Returns ``(networks, history, out)``.
+    train with a sample grid and a checkpoint every ``config.sample_every`` steps, then write the
+    final grid, the checkpoint, the history and the loss plot. Returns ``(networks, history, out)``.
 
     ``samples(networks)`` gives the grid's rows (a list of NHWC arrays in [-1, 1]); an answer
     passes its own inference function there, e.g. ``lambda n: [fixed, reconstruct(n, fixed)]``.
     ``score(networks)``, if given (the GAN topics), returns a ``gendojo.quality.score`` dict for
     the trained networks: printed in one line and stored in history.json under "quality".
+
+    ``--resume`` continues the run saved in the output folder up to ``--steps`` in all (see
+    gendojo/runs.py). Ctrl-C stops after the current step and saves what was done; a loss that
+    turns NaN or infinite stops the run and keeps the last good checkpoint.
     """
-    from gendojo.frameworks import load_checkpoint
+    from gendojo import checkpoints, runs
+    from gendojo.cli import validate
     from gendojo.notebook import show
 
+    validate(config)
     out = output_dir(config.out, topic, framework)
+    resumable = runs.accepts_run(train)
+    checkpoint = checkpoints.read(out) if config.resume else None
+    if checkpoint is not None:
+        if not resumable:
+            raise GenDojoError("--resume: this answer's train() takes no run= argument, so it cannot resume")
+        changed = runs.describe_changes(runs.check_resume(config, checkpoint, topic, framework))
+        done = checkpoint["state"]["step"]
+        print(f"resuming {out} at step {done} of {config.steps}" + (f" with {changed}" if changed else ""))
+    run = runs.Run(config, out, topic, framework, checkpoint)
     networks = build(config)
-    if config.resume:
-        load_checkpoint(networks, out)
+    if checkpoint is not None:
+        checkpoints.load_networks(networks, checkpoint)
 
     durations = []  # every answer calls the callback at the end of each step
 
     def write_samples(step, networks):
         nonlocal step_started
         durations.append(time.perf_counter() - step_started)
+        if resumable:
+            run.end_step(step)  # a NaN loss stops the run here, before it is saved
         if config.sample_every and step % config.sample_every == 0:
+            if resumable:
+                run.save(networks, time.perf_counter() - started)
             show(save_grid(samples(networks), out / f"samples/step{step:06d}.png"))  # show: in Jupyter
         step_started = time.perf_counter()  # the time spent writing a grid is no step's
 
     started = step_started = time.perf_counter()
-    networks, history = train(config, data, networks, callback=write_samples)
+    try:
+        with runs.stop_on_ctrl_c(run if resumable else None):
+            if resumable:
+                networks, history = train(config, data, networks, callback=write_samples, run=run)
+            else:
+                networks, history = train(config, data, networks, callback=write_samples)
+    except runs.Diverged:  # the history up to the bad step, to look at; the checkpoint stays as it was
+        info = dict(topic=topic, framework=framework, diverged_at=run.step)
+        save_history(run.logged, out / "history.json", config, **info)
+        save_loss_plot(run.logged, out / "losses.png", title=f"{topic} · {framework} (diverged)")
+        raise
     seconds = time.perf_counter() - started
     save_grid(samples(networks), out / "samples.png")
+    stopped = run.interrupted and run.step < config.steps  # Ctrl-C in the last step stops nothing
     extra = {}
-    if score is not None:
+    if score is not None and not stopped:  # Ctrl-C asks to stop, not to wait for a score
         scoring = time.perf_counter()
         extra["quality"] = {**score(networks), "seconds": round(time.perf_counter() - scoring, 3)}
-    finish_run(networks, history, config, out, topic, framework, seconds, step_ms=step_ms(durations), **extra)
+    finish_run(
+        networks, history, config, out, topic, framework, seconds, run=run if resumable else None,
+        step_ms=step_ms(durations), **extra,
+    )  # fmt: skip
     show(out / "samples.png", out / "losses.png")
+    if stopped:
+        raise runs.Interrupted(
+            f"stopped by Ctrl-C after step {run.step} of {config.steps}; the steps done are saved in "
+            f"{out}/: add --resume to the same command to go on"
+        )
     return networks, history, out

@@ -112,6 +112,9 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: -1 if _ref(item) is None else first[_ref(item).id])
     for item in items:
         ref = _ref(item)
+        own = item.get_closest_marker("xdist_group")  # a test's own group (tests/test_runs.py)
+        if ref is None and own is not None and grouping:
+            _group(item, own.args[0])
         if ref is not None:
             item.add_marker(pytest.mark.xdist_group(ref.id))
             check = item.originalname.removeprefix("test_")

@@ -47,9 +47,9 @@ def test_every_training_loop_calls_back_once_at_the_end_of_each_step(path):
         for n in ast.walk(train)
         if isinstance(n, ast.For)
         and isinstance(n.iter, ast.Call)
-        and ast.unparse(n.iter.func) == "gendojo.progress"
+        and ast.unparse(n.iter.func) in ("run.steps", "gendojo.progress")
     ]
-    assert len(loops) == 1, f"{path.name}: train has {len(loops)} gendojo.progress loops, not 1"
+    assert len(loops) == 1, f"{path.name}: train has {len(loops)} run.steps loops, not 1"
     (loop,) = loops
     assert ast.unparse(loop.body[-1]) == "if callback:\n    callback(step, networks)", (
         f"{path.name}: the step loop does not end with the callback"

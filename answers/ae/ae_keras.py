@@ -38,9 +38,9 @@ class Config:
 def device_for(config):
     # A new tensor lands on the backend's default device: a GPU ("GPU:0", "cuda:0") if it found one.
     default = str(ops.zeros(()).device).lower()
-    if config.device == "cpu" or not ("gpu" in default or "cuda" in default):
-        return "cpu"  # not "cpu:0": the torch backend would copy every weight there and lose its gradient
-    return "gpu:0"
+    gpu = "gpu:0" if "gpu" in default or "cuda" in default else None
+    # "cpu", not "cpu:0": the torch backend would copy every weight there and lose its gradient
+    return gendojo.choose_device(config, gpu, "cpu", "Keras")
 
 
 # %% 2. Data
@@ -100,8 +100,10 @@ def train_step(autoencoder, images):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train on ``data.images``; return the networks and the per-step loss history."""
+def train(config, data, networks=None, callback=None, run=None):
+    """Train on ``data.images``; return the networks and the per-step loss history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     with keras.device(device_for(config)):
         # BEGIN SOLUTION Q3
@@ -110,9 +112,10 @@ def train(config, data, networks=None, callback=None):
             optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss=reconstruction_loss
         )
         # END SOLUTION Q3
-        stream = batches(data.images, config)
-        history = {"loss": []}
-        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+        stream = run.stream(batches(data.images, config))
+        history = run.history({"loss": []})
+        for step in run.steps(autoencoder.optimizer, f"{TOPIC} {FRAMEWORK}"):
             losses = train_step(autoencoder, next(stream))
             for name, value in losses.items():
                 history[name].append(value)

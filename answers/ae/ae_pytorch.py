@@ -36,9 +36,9 @@ class Config:
 
 
 def device_for(config):
-    if config.device == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda")
+    # any accelerator this PyTorch finds (CUDA, ROCm, Apple's MPS, Intel's XPU…), None without one
+    accelerator = torch.accelerator.current_accelerator(check_available=True)
+    return gendojo.choose_device(config, accelerator, torch.device("cpu"), "PyTorch")
 
 
 # %% 2. Data
@@ -113,15 +113,18 @@ def train_step(networks, optimizer, images):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train on ``data.images``; return the networks and the per-step loss history."""
+def train(config, data, networks=None, callback=None, run=None):
+    """Train on ``data.images``; return the networks and the per-step loss history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     parameters = [p for network in networks.values() for p in network.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=config.lr)
     device = device_for(config)
-    stream = batches(data.images, config)
-    history = {"loss": []}
-    for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+    run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+    stream = run.stream(batches(data.images, config))
+    history = run.history({"loss": []})
+    for step in run.steps(optimizer, f"{TOPIC} {FRAMEWORK}"):
         losses = train_step(networks, optimizer, next(stream).to(device))
         for name, value in losses.items():
             history[name].append(value)

@@ -36,9 +36,8 @@ class Config:
 
 
 def device_for(config):
-    if config.device == "cpu" or not tf.config.list_physical_devices("GPU"):
-        return "/CPU:0"
-    return "/GPU:0"
+    gpu = "/GPU:0" if tf.config.list_physical_devices("GPU") else None
+    return gendojo.choose_device(config, gpu, "/CPU:0", "TensorFlow")
 
 
 # %% 2. Data
@@ -106,15 +105,18 @@ def train_step(networks, optimizer, images):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train on ``data.images``; return the networks and the per-step loss history."""
+def train(config, data, networks=None, callback=None, run=None):
+    """Train on ``data.images``; return the networks and the per-step loss history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     variables = [v for network in networks.values() for v in network.trainable_variables]
     optimizer = layers.Adam(variables, learning_rate=config.lr)
-    stream = batches(data.images, config)
-    history = {"loss": []}
+    run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+    stream = run.stream(batches(data.images, config))
+    history = run.history({"loss": []})
     with tf.device(device_for(config)):
-        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        for step in run.steps(optimizer, f"{TOPIC} {FRAMEWORK}"):
             losses = train_step(networks, optimizer, next(stream))
             for name, value in losses.items():
                 history[name].append(float(value))

@@ -48,9 +48,9 @@ class Config:
 def device_for(config):
     # A new tensor lands on the backend's default device: a GPU ("GPU:0", "cuda:0") if it found one.
     default = str(ops.zeros(()).device).lower()
-    if config.device == "cpu" or not ("gpu" in default or "cuda" in default):
-        return "cpu"  # not "cpu:0": the torch backend would copy every weight there and lose its gradient
-    return "gpu:0"
+    gpu = "gpu:0" if "gpu" in default or "cuda" in default else None
+    # "cpu", not "cpu:0": the torch backend would copy every weight there and lose its gradient
+    return gendojo.choose_device(config, gpu, "cpu", "Keras")
 
 
 # %% 2. Data
@@ -168,9 +168,10 @@ def train_step(networks, trainers, images, labels, latents):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train on ``data.images``; return the networks and the per-step history."""
-    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+def train(config, data, networks=None, callback=None, run=None):
+    """Train on ``data.images``; return the networks and the per-step history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     gendojo.check(
         data.labels is not None and data.labels.max() < config.num_classes,
         f"a conditional GAN needs labels 0 … {config.num_classes - 1}: use a labelled data set "
@@ -196,20 +197,24 @@ def train(config, data, networks=None, callback=None):
         # and G's forward pass that makes D's fakes
         trainers = {"discriminator": d_trainer, "generator": combined, "fakes": TrainingMode(generator)}
         # END SOLUTION Q3
-        stream = batches(data.images, data.labels, config)
-        noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+        run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+        stream = run.stream(batches(data.images, data.labels, config))
+        # NumPy noise: the same numbers in all four frameworks, its state saved with the run
+        noise = run.noise(np.random.default_rng(config.seed))
         fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
         fixed_labels = np.arange(64) % config.num_classes
-        history = {"d_loss": [], "g_loss": [], "diversity": []}
-        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
+        optimizers = {name: trainers[name].optimizer for name in ("discriminator", "generator")}
+        for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
             images, labels = next(stream)
             latents = noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
             losses = train_step(networks, trainers, images, labels, latents)
             for name, value in losses.items():
                 history[name].append(value)
-            if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
-                spread = gan_metrics.diversity(generate(networks, fixed, fixed_labels))
-            history["diversity"].append(spread)
+            if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
+                history["diversity"].append(gan_metrics.diversity(generate(networks, fixed, fixed_labels)))
+            else:  # and held between measurements (a resumed run finds it in its history)
+                history["diversity"].append(history["diversity"][-1])
             if callback:
                 callback(step, networks)
     discriminator.trainable = True  # hand D back trainable, as build made it
@@ -242,10 +247,6 @@ def discriminate(networks, images, labels):
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Conditional GAN in Keras 3")
     data = gendojo.load_dataset(config)
-    gendojo.check(
-        -1 <= config.class_id < config.num_classes,
-        f"--class must be -1 (all classes) or 0 … {config.num_classes - 1}, not {config.class_id}",
-    )
     # the noise the diversity is measured on: the same samples in every grid, and every framework
     fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
     if config.class_id >= 0:  # 64 samples of the asked class

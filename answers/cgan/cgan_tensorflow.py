@@ -45,9 +45,8 @@ class Config:
 
 
 def device_for(config):
-    if config.device == "cpu" or not tf.config.list_physical_devices("GPU"):
-        return "/CPU:0"
-    return "/GPU:0"
+    gpu = "/GPU:0" if tf.config.list_physical_devices("GPU") else None
+    return gendojo.choose_device(config, gpu, "/CPU:0", "TensorFlow")
 
 
 # %% 2. Data
@@ -174,9 +173,10 @@ def train_step(networks, optimizers, images, labels, latents):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train on ``data.images``; return the networks and the per-step history."""
-    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+def train(config, data, networks=None, callback=None, run=None):
+    """Train on ``data.images``; return the networks and the per-step history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     gendojo.check(
         data.labels is not None and data.labels.max() < config.num_classes,
         f"a conditional GAN needs labels 0 … {config.num_classes - 1}: use a labelled data set "
@@ -187,21 +187,24 @@ def train(config, data, networks=None, callback=None):
         name: layers.Adam(network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1)
         for name, network in networks.items()
     }
-    stream = batches(data.images, data.labels, config)
-    noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+    run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+    stream = run.stream(batches(data.images, data.labels, config))
+    # NumPy noise: the same numbers in all four frameworks, its state saved with the run
+    noise = run.noise(np.random.default_rng(config.seed))
     fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
     fixed_labels = np.arange(64) % config.num_classes
-    history = {"d_loss": [], "g_loss": [], "diversity": []}
+    history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     with tf.device(device_for(config)):
-        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
             images, labels = next(stream)
             latents = tf.constant(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
             losses = train_step(networks, optimizers, images, labels, latents)
             for name, value in losses.items():
                 history[name].append(float(value))
-            if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
-                spread = gan_metrics.diversity(generate(networks, fixed, fixed_labels))
-            history["diversity"].append(spread)
+            if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
+                history["diversity"].append(gan_metrics.diversity(generate(networks, fixed, fixed_labels)))
+            else:  # and held between measurements (a resumed run finds it in its history)
+                history["diversity"].append(history["diversity"][-1])
             if callback:
                 callback(step, networks)
     return networks, history
@@ -232,10 +235,6 @@ def discriminate(networks, images, labels):
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Conditional GAN in TensorFlow")
     data = gendojo.load_dataset(config)
-    gendojo.check(
-        -1 <= config.class_id < config.num_classes,
-        f"--class must be -1 (all classes) or 0 … {config.num_classes - 1}, not {config.class_id}",
-    )
     # the noise the diversity is measured on: the same samples in every grid, and every framework
     fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
     if config.class_id >= 0:  # 64 samples of the asked class

@@ -44,9 +44,8 @@ class Config:
 
 
 def device_for(config):
-    if config.device == "cpu" or not chainer.backends.cuda.available:
-        return chainer.get_device("@numpy")
-    return chainer.get_device("@cupy:0")
+    gpu = chainer.get_device("@cupy:0") if chainer.backends.cuda.available else None
+    return gendojo.choose_device(config, gpu, chainer.get_device("@numpy"), "Chainer")
 
 
 # %% 2. Data
@@ -192,9 +191,10 @@ def train_step(networks, optimizers, images, latents):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train on ``data.images``; return the networks and the per-step history."""
-    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
+def train(config, data, networks=None, callback=None, run=None):
+    """Train on ``data.images``; return the networks and the per-step history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     rates = {"generator": config.lr, "discriminator": config.d_lr}  # D learns faster than G
     optimizers = {}
@@ -202,19 +202,22 @@ def train(config, data, networks=None, callback=None):
         optimizers[name] = chainer.optimizers.Adam(alpha=rates[name], beta1=config.beta1, eps=1e-8)
         optimizers[name].setup(network)
     device = device_for(config)
-    stream = batches(data.images, config)
-    noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+    run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+    stream = run.stream(batches(data.images, config))
+    # NumPy noise: the same numbers in all four frameworks, its state saved with the run
+    noise = run.noise(np.random.default_rng(config.seed))
     fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
-    history = {"d_loss": [], "g_loss": [], "diversity": []}
-    for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+    history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
+    for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         images = next(stream)
         latents = device.send(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
         losses = train_step(networks, optimizers, images, latents)
         for name, value in losses.items():
             history[name].append(value)
-        if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
-            spread = gan_metrics.diversity(generate(networks, fixed))
-        history["diversity"].append(spread)
+        if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
+            history["diversity"].append(gan_metrics.diversity(generate(networks, fixed)))
+        else:  # and held between measurements (a resumed run finds it in its history)
+            history["diversity"].append(history["diversity"][-1])
         if callback:
             callback(step, networks)
     return networks, history

@@ -43,9 +43,8 @@ class Config:
 
 
 def device_for(config):
-    if config.device == "cpu" or not chainer.backends.cuda.available:
-        return chainer.get_device("@numpy")
-    return chainer.get_device("@cupy:0")
+    gpu = chainer.get_device("@cupy:0") if chainer.backends.cuda.available else None
+    return gendojo.choose_device(config, gpu, chainer.get_device("@numpy"), "Chainer")
 
 
 # %% 2. Data
@@ -186,8 +185,10 @@ def train_step(networks, optimizers, sources, targets, l1_weight):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train G to turn ``data.sources`` into ``data.images``; return the networks and the history."""
+def train(config, data, networks=None, callback=None, run=None):
+    """Train G to turn ``data.sources`` into ``data.images``; return the networks and the history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     gendojo.check(
         data.sources is not None,
         "pix2pix needs pairs: use --dataset shapes, or paired with --data-dir DIR holding A/ and B/",
@@ -198,9 +199,10 @@ def train(config, data, networks=None, callback=None):
     for name, network in networks.items():
         optimizers[name] = chainer.optimizers.Adam(alpha=config.lr, beta1=config.beta1)  # alpha: the lr
         optimizers[name].setup(network)
-    stream = batches(data.sources, data.images, config)
-    history = {"d_loss": [], "g_loss": [], "l1": []}
-    for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+    run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+    stream = run.stream(batches(data.sources, data.images, config))
+    history = run.history({"d_loss": [], "g_loss": [], "l1": []})
+    for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         sources, targets = next(stream)
         losses = train_step(networks, optimizers, sources, targets, config.l1_weight)
         for name, value in losses.items():

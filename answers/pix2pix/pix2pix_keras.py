@@ -44,9 +44,9 @@ class Config:
 def device_for(config):
     # A new tensor lands on the backend's default device: a GPU ("GPU:0", "cuda:0") if it found one.
     default = str(ops.zeros(()).device).lower()
-    if config.device == "cpu" or not ("gpu" in default or "cuda" in default):
-        return "cpu"  # not "cpu:0": the torch backend would copy every weight there and lose its gradient
-    return "gpu:0"
+    gpu = "gpu:0" if "gpu" in default or "cuda" in default else None
+    # "cpu", not "cpu:0": the torch backend would copy every weight there and lose its gradient
+    return gendojo.choose_device(config, gpu, "cpu", "Keras")
 
 
 # %% 2. Data
@@ -156,8 +156,10 @@ def train_step(networks, trainers, sources, targets):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train G to turn ``data.sources`` into ``data.images``; return the networks and the history."""
+def train(config, data, networks=None, callback=None, run=None):
+    """Train G to turn ``data.sources`` into ``data.images``; return the networks and the history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     gendojo.check(
         data.sources is not None,
         "pix2pix needs pairs: use --dataset shapes, or paired with --data-dir DIR holding A/ and B/",
@@ -182,9 +184,11 @@ def train(config, data, networks=None, callback=None):
         # G's update, and G's forward pass (dropout on) that makes D's fakes
         trainers = {"generator": combined, "fakes": TrainingMode(generator)}
         # END SOLUTION Q3
-        stream = batches(data.sources, data.images, config)
-        history = {"d_loss": [], "g_loss": [], "l1": []}
-        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+        stream = run.stream(batches(data.sources, data.images, config))
+        history = run.history({"d_loss": [], "g_loss": [], "l1": []})
+        optimizers = {"discriminator": discriminator.optimizer, "generator": trainers["generator"].optimizer}
+        for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
             losses = train_step(networks, trainers, *next(stream))
             for name, value in losses.items():
                 history[name].append(value)

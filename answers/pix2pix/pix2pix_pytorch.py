@@ -41,9 +41,9 @@ class Config:
 
 
 def device_for(config):
-    if config.device == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda")
+    # any accelerator this PyTorch finds (CUDA, ROCm, Apple's MPS, Intel's XPU…), None without one
+    accelerator = torch.accelerator.current_accelerator(check_available=True)
+    return gendojo.choose_device(config, accelerator, torch.device("cpu"), "PyTorch")
 
 
 # %% 2. Data
@@ -181,8 +181,10 @@ def train_step(networks, optimizers, sources, targets, l1_weight):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train G to turn ``data.sources`` into ``data.images``; return the networks and the history."""
+def train(config, data, networks=None, callback=None, run=None):
+    """Train G to turn ``data.sources`` into ``data.images``; return the networks and the history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     gendojo.check(
         data.sources is not None,
         "pix2pix needs pairs: use --dataset shapes, or paired with --data-dir DIR holding A/ and B/",
@@ -192,9 +194,10 @@ def train(config, data, networks=None, callback=None):
     adam = dict(lr=config.lr, betas=(config.beta1, 0.999))
     optimizers = {name: torch.optim.Adam(network.parameters(), **adam) for name, network in networks.items()}
     device = device_for(config)
-    stream = batches(data.sources, data.images, config)
-    history = {"d_loss": [], "g_loss": [], "l1": []}
-    for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+    run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+    stream = run.stream(batches(data.sources, data.images, config))
+    history = run.history({"d_loss": [], "g_loss": [], "l1": []})
+    for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         sources, targets = next(stream)
         losses = train_step(networks, optimizers, sources.to(device), targets.to(device), config.l1_weight)
         for name, value in losses.items():

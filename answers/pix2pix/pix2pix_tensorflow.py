@@ -41,9 +41,8 @@ class Config:
 
 
 def device_for(config):
-    if config.device == "cpu" or not tf.config.list_physical_devices("GPU"):
-        return "/CPU:0"
-    return "/GPU:0"
+    gpu = "/GPU:0" if tf.config.list_physical_devices("GPU") else None
+    return gendojo.choose_device(config, gpu, "/CPU:0", "TensorFlow")
 
 
 # %% 2. Data
@@ -171,8 +170,10 @@ def train_step(networks, optimizers, sources, targets, l1_weight):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train G to turn ``data.sources`` into ``data.images``; return the networks and the history."""
+def train(config, data, networks=None, callback=None, run=None):
+    """Train G to turn ``data.sources`` into ``data.images``; return the networks and the history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     gendojo.check(
         data.sources is not None,
         "pix2pix needs pairs: use --dataset shapes, or paired with --data-dir DIR holding A/ and B/",
@@ -183,10 +184,11 @@ def train(config, data, networks=None, callback=None):
         name: layers.Adam(network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1)
         for name, network in networks.items()
     }
-    stream = batches(data.sources, data.images, config)
-    history = {"d_loss": [], "g_loss": [], "l1": []}
+    run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+    stream = run.stream(batches(data.sources, data.images, config))
+    history = run.history({"d_loss": [], "g_loss": [], "l1": []})
     with tf.device(device_for(config)):
-        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
             sources, targets = next(stream)
             losses = train_step(networks, optimizers, sources, targets, config.l1_weight)
             for name, value in losses.items():

@@ -47,9 +47,8 @@ class Config:
 
 
 def device_for(config):
-    if config.device == "cpu" or not chainer.backends.cuda.available:
-        return chainer.get_device("@numpy")
-    return chainer.get_device("@cupy:0")
+    gpu = chainer.get_device("@cupy:0") if chainer.backends.cuda.available else None
+    return gendojo.choose_device(config, gpu, chainer.get_device("@numpy"), "Chainer")
 
 
 # %% 2. Data
@@ -174,15 +173,18 @@ def train_step(vae, optimizer, images, beta):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train on ``data.images``; return the networks and the per-step loss history."""
+def train(config, data, networks=None, callback=None, run=None):
+    """Train on ``data.images``; return the networks and the per-step loss history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     vae = VAE(networks["encoder"], networks["decoder"])
     optimizer = chainer.optimizers.Adam(alpha=config.lr)  # Chainer calls the learning rate alpha
     optimizer.setup(vae)
-    stream = batches(data.images, config)
-    history = {"reconstruction": [], "kl": [], "loss": []}
-    for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+    run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+    stream = run.stream(batches(data.images, config))
+    history = run.history({"reconstruction": [], "kl": [], "loss": []})
+    for step in run.steps(optimizer, f"{TOPIC} {FRAMEWORK}"):
         losses = train_step(vae, optimizer, next(stream), config.beta)
         for name, value in losses.items():
             history[name].append(value)

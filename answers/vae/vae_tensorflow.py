@@ -45,9 +45,8 @@ class Config:
 
 
 def device_for(config):
-    if config.device == "cpu" or not tf.config.list_physical_devices("GPU"):
-        return "/CPU:0"
-    return "/GPU:0"
+    gpu = "/GPU:0" if tf.config.list_physical_devices("GPU") else None
+    return gendojo.choose_device(config, gpu, "/CPU:0", "TensorFlow")
 
 
 # %% 2. Data
@@ -93,10 +92,11 @@ class Decoder(tf.Module):
         # END SOLUTION Q1
 
 
-def reparameterize(mean, log_variance):
+def reparameterize(mean, log_variance, seed=None):
     """z = mean + σ·ε, ε ~ N(0, I): the randomness sits in ε, so gradients reach mean and σ."""
     # BEGIN SOLUTION Q1
-    epsilon = tf.random.normal(tf.shape(mean))
+    # ε from ``seed``, a tf.random.Generator: its state is a variable a resumed run restores
+    epsilon = (seed or tf.random.get_global_generator()).normal(tf.shape(mean))
     return mean + tf.exp(0.5 * log_variance) * epsilon
     # END SOLUTION Q1
 
@@ -133,14 +133,15 @@ def kl_divergence(mean, log_variance):
 class VAE(tf.Module):
     """Encoder → reparameterised sample → decoder: the path a training step differentiates."""
 
-    def __init__(self, encoder, decoder):
+    def __init__(self, encoder, decoder, seed=0):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
+        self.noise = tf.random.Generator.from_seed(seed)  # ε's random state, traced as a variable
 
     def __call__(self, images):
         # BEGIN SOLUTION Q3
         mean, log_variance = self.encoder(images)
-        return self.decoder(reparameterize(mean, log_variance)), mean, log_variance
+        return self.decoder(reparameterize(mean, log_variance, self.noise)), mean, log_variance
         # END SOLUTION Q3
 
 
@@ -159,15 +160,19 @@ def train_step(vae, optimizer, images, beta):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train on ``data.images``; return the networks and the per-step loss history."""
+def train(config, data, networks=None, callback=None, run=None):
+    """Train on ``data.images``; return the networks and the per-step loss history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
-    vae = VAE(networks["encoder"], networks["decoder"])
+    vae = VAE(networks["encoder"], networks["decoder"], config.seed)
     optimizer = layers.Adam(vae.trainable_variables, learning_rate=config.lr)
-    stream = batches(data.images, config)
-    history = {"reconstruction": [], "kl": [], "loss": []}
+    run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+    run.noise(vae.noise)  # saved with the run and restored, so a resumed run draws the same ε
+    stream = run.stream(batches(data.images, config))
+    history = run.history({"reconstruction": [], "kl": [], "loss": []})
     with tf.device(device_for(config)):
-        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        for step in run.steps(optimizer, f"{TOPIC} {FRAMEWORK}"):
             losses = train_step(vae, optimizer, next(stream), config.beta)
             for name, value in losses.items():
                 history[name].append(float(value))

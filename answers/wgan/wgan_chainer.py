@@ -46,9 +46,8 @@ class Config:
 
 
 def device_for(config):
-    if config.device == "cpu" or not chainer.backends.cuda.available:
-        return chainer.get_device("@numpy")
-    return chainer.get_device("@cupy:0")
+    gpu = chainer.get_device("@cupy:0") if chainer.backends.cuda.available else None
+    return gendojo.choose_device(config, gpu, chainer.get_device("@numpy"), "Chainer")
 
 
 # %% 2. Data
@@ -184,11 +183,10 @@ def train_step(networks, optimizers, real_batches, latent_batches, clip):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train on ``data.images``; return the networks and the per-step history."""
-    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
-    gendojo.check(config.n_critic > 0, "--n-critic must be at least 1")
-    gendojo.check(config.clip > 0, "--clip must be above 0")
+def train(config, data, networks=None, callback=None, run=None):
+    """Train on ``data.images``; return the networks and the per-step history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     optimizers = {}
     for name, network in networks.items():
@@ -196,11 +194,15 @@ def train(config, data, networks=None, callback=None):
         optimizers[name] = chainer.optimizers.RMSprop(lr=config.lr, alpha=0.99, eps=1e-8)
         optimizers[name].setup(network)
     device = device_for(config)
-    stream = batches(data.images, config)
-    noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+    run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+    stream = run.stream(batches(data.images, config))
+    # NumPy noise: the same numbers in all four frameworks, its state saved with the run
+    noise = run.noise(np.random.default_rng(config.seed))
     fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
-    history = {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
-    for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+    history = run.history(
+        {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
+    )
+    for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         real_batches = [next(stream) for _ in range(config.n_critic)]
         shape = (len(real_batches[0]), config.latent_dim)
         latent_batches = [  # fresh noise for each critic update, and for G's
@@ -211,9 +213,10 @@ def train(config, data, networks=None, callback=None):
             history[name].append(value)
         # the critic optimizer's own count of its updates: n_critic more after every step
         history["critic_updates"].append(float(optimizers["critic"].t))
-        if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
-            spread = gan_metrics.diversity(generate(networks, fixed))
-        history["diversity"].append(spread)
+        if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
+            history["diversity"].append(gan_metrics.diversity(generate(networks, fixed)))
+        else:  # and held between measurements (a resumed run finds it in its history)
+            history["diversity"].append(history["diversity"][-1])
         if callback:
             callback(step, networks)
     return networks, history

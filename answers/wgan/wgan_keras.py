@@ -47,9 +47,9 @@ class Config:
 def device_for(config):
     # A new tensor lands on the backend's default device: a GPU ("GPU:0", "cuda:0") if it found one.
     default = str(ops.zeros(()).device).lower()
-    if config.device == "cpu" or not ("gpu" in default or "cuda" in default):
-        return "cpu"  # not "cpu:0": the torch backend would copy every weight there and lose its gradient
-    return "gpu:0"
+    gpu = "gpu:0" if "gpu" in default or "cuda" in default else None
+    # "cpu", not "cpu:0": the torch backend would copy every weight there and lose its gradient
+    return gendojo.choose_device(config, gpu, "cpu", "Keras")
 
 
 # %% 2. Data
@@ -178,11 +178,10 @@ def train_step(networks, trainers, real_batches, latent_batches, clip):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train on ``data.images``; return the networks and the per-step history."""
-    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
-    gendojo.check(config.n_critic > 0, "--n-critic must be at least 1")
-    gendojo.check(config.clip > 0, "--clip must be above 0")
+def train(config, data, networks=None, callback=None, run=None):
+    """Train on ``data.images``; return the networks and the per-step history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     generator, critic = networks["generator"], networks["critic"]
     with keras.device(device_for(config)):
@@ -199,11 +198,16 @@ def train(config, data, networks=None, callback=None):
         # G's update, and G's forward pass that makes the critic's fakes
         trainers = {"generator": combined, "fakes": TrainingMode(generator)}
         # END SOLUTION Q3
-        stream = batches(data.images, config)
-        noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+        run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+        stream = run.stream(batches(data.images, config))
+        # NumPy noise: the same numbers in all four frameworks, its state saved with the run
+        noise = run.noise(np.random.default_rng(config.seed))
         fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
-        history = {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
-        for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+        history = run.history(
+            {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
+        )
+        optimizers = {"critic": critic.optimizer, "generator": trainers["generator"].optimizer}
+        for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
             real_batches = [next(stream) for _ in range(config.n_critic)]
             shape = (len(real_batches[0]), config.latent_dim)
             latent_batches = [  # fresh noise for each critic update, and for G's
@@ -214,9 +218,10 @@ def train(config, data, networks=None, callback=None):
                 history[name].append(value)
             # the critic optimizer's own count of its updates: n_critic more after every step
             history["critic_updates"].append(float(ops.convert_to_numpy(critic.optimizer.iterations)))
-            if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
-                spread = gan_metrics.diversity(generate(networks, fixed))
-            history["diversity"].append(spread)
+            if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
+                history["diversity"].append(gan_metrics.diversity(generate(networks, fixed)))
+            else:  # and held between measurements (a resumed run finds it in its history)
+                history["diversity"].append(history["diversity"][-1])
             if callback:
                 callback(step, networks)
     critic.trainable = True  # hand the critic back trainable, as build made it

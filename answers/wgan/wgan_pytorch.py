@@ -44,9 +44,9 @@ class Config:
 
 
 def device_for(config):
-    if config.device == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda")
+    # any accelerator this PyTorch finds (CUDA, ROCm, Apple's MPS, Intel's XPU…), None without one
+    accelerator = torch.accelerator.current_accelerator(check_available=True)
+    return gendojo.choose_device(config, accelerator, torch.device("cpu"), "PyTorch")
 
 
 # %% 2. Data
@@ -181,11 +181,10 @@ def train_step(networks, optimizers, real_batches, latent_batches, clip):
 
 
 # %% 6. Training loop
-def train(config, data, networks=None, callback=None):
-    """Train on ``data.images``; return the networks and the per-step history."""
-    gendojo.check(config.diversity_every > 0, "--diversity-every must be at least 1")
-    gendojo.check(config.n_critic > 0, "--n-critic must be at least 1")
-    gendojo.check(config.clip > 0, "--clip must be above 0")
+def train(config, data, networks=None, callback=None, run=None):
+    """Train on ``data.images``; return the networks and the per-step history.
+
+    ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     # RMSprop, no momentum; torch's defaults: alpha 0.99, eps 1e-8 added after the square root
     optimizers = {
@@ -193,12 +192,16 @@ def train(config, data, networks=None, callback=None):
         for name, network in networks.items()
     }
     device = device_for(config)
-    stream = batches(data.images, config)
-    noise = np.random.default_rng(config.seed)  # NumPy noise: the same numbers in all four frameworks
+    run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
+    stream = run.stream(batches(data.images, config))
+    # NumPy noise: the same numbers in all four frameworks, its state saved with the run
+    noise = run.noise(np.random.default_rng(config.seed))
     fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
-    history = {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
+    history = run.history(
+        {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
+    )
     first_weight = next(networks["critic"].parameters())
-    for step in gendojo.progress(config.steps, history, f"{TOPIC} {FRAMEWORK}", config.quiet):
+    for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         real_batches = [next(stream).to(device) for _ in range(config.n_critic)]
         shape = (len(real_batches[0]), config.latent_dim)
         latent_batches = [  # fresh noise for each critic update, and for G's
@@ -210,9 +213,10 @@ def train(config, data, networks=None, callback=None):
             history[name].append(value)
         # the critic optimizer's own count of its updates: n_critic more after every step
         history["critic_updates"].append(float(optimizers["critic"].state[first_weight]["step"]))
-        if step % config.diversity_every == 0:  # a mode-collapse alarm; held between measurements
-            spread = gan_metrics.diversity(generate(networks, fixed))
-        history["diversity"].append(spread)
+        if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
+            history["diversity"].append(gan_metrics.diversity(generate(networks, fixed)))
+        else:  # and held between measurements (a resumed run finds it in its history)
+            history["diversity"].append(history["diversity"][-1])
         if callback:
             callback(step, networks)
     return networks, history
