@@ -25,7 +25,7 @@ from pathlib import Path
 
 from gendojo.errors import GenDojoError
 from gendojo.frameworks import FRAMEWORKS
-from gendojo.grade import outcome, pytest_command, start
+from gendojo.grade import checks_answers, outcome, pytest_command, start
 from gendojo.grading import CHECK_TITLES, load_grading
 from gendojo.sandbox import KIT_ROOT
 
@@ -85,16 +85,6 @@ def known_topics():
     )
 
 
-def _checks_answers(path):
-    """Whether a test module has a check that runs on answers (a test taking ``answer``)."""
-    return any(
-        isinstance(node, ast.FunctionDef)
-        and node.name.startswith("test")
-        and {"answer", "answer_ref"} & {a.arg for a in node.args.args}
-        for node in ast.walk(ast.parse(path.read_text()))
-    )
-
-
 def _imported(path):
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -111,7 +101,7 @@ def harness_files():
     tests stay out: they need the rest of the checkout (benchmarks, README, CI)."""
     tests = KIT_ROOT / "tests"
     local = {p.stem: p for p in tests.glob("*.py")}
-    todo = [p for p in local.values() if not p.name.startswith("test_") or _checks_answers(p)]
+    todo = [p for p in local.values() if not p.name.startswith("test_") or checks_answers(p)]
     chosen = set(todo)
     while todo:
         for name in _imported(todo.pop()):
