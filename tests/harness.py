@@ -407,6 +407,19 @@ def file_config(path):
     raise ValueError(f"{path} has no Config")
 
 
+def runs_main_as_a_script(path):
+    """Whether the file ends in ``if __name__ == "__main__":`` calling ``main`` (through
+    ``gendojo.run_main(main)`` or directly)."""
+    for node in ast.parse(Path(path).read_text()).body:
+        if (
+            isinstance(node, ast.If)
+            and "__main__" in ast.unparse(node.test)
+            and "__name__" in ast.unparse(node.test)
+        ):
+            return any("main" in ast.unparse(statement) for statement in node.body)
+    return False
+
+
 def outline(path):
     """The file's ``# %%`` section titles and its top-level class and function names, in order."""
     source = Path(path).read_text()

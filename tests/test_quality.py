@@ -12,6 +12,7 @@ from gendojo import outputs, quality, shapes
 from gendojo.data import Dataset, _scale
 
 SIZE, K = 16, len(shapes.CLASSES)
+pytestmark = pytest.mark.xdist_group("quality")  # one worker trains the shared feature network once
 
 
 @dataclass
