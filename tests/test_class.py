@@ -14,8 +14,11 @@ import subprocess
 import sys
 from collections import defaultdict
 
+import pytest
 from harness import REFERENCE
 from test_grade_commands import readme_commands
+
+pytestmark = pytest.mark.e2e  # a step of its own in CI (.ci/run): pytest -m e2e
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 COMMAND = [c for c in readme_commands("python -m gendojo grade ") if "--class" in c]

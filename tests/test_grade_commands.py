@@ -15,6 +15,8 @@ import sys
 import pytest
 from harness import ROOT
 
+pytestmark = pytest.mark.e2e  # a step of its own in CI (.ci/run): pytest -m e2e
+
 README = (ROOT / "README.md").read_text()
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 

@@ -22,6 +22,8 @@ import pytest
 from harness import REFERENCE
 from test_grade_commands import readme_commands
 
+pytestmark = pytest.mark.e2e  # a step of its own in CI (.ci/run): pytest -m e2e
+
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 COMMANDS = readme_commands("python -m gendojo gradescope")
 # Course settings laid over the defaults: one check worth more, one hidden from students.

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import pytest
 from harness import REFERENCE, ROOT
 
 from gendojo.grading import CheckResult, render_markdown
@@ -57,6 +58,7 @@ def write_broken_tree(root):
         path.write_text(source.replace(old, new))
 
 
+@pytest.mark.e2e
 def test_broken_student_tree_fails_exactly_the_right_checks(tmp_path):
     answers = tmp_path / "answers"
     write_broken_tree(answers)

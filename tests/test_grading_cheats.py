@@ -187,6 +187,7 @@ def listener():
     server.close()
 
 
+@pytest.mark.e2e
 def test_an_attacking_file_gets_nothing(tmp_path, listener):
     """A starter file that looks for the instructor's answer, patches the grader's checks, phones
     home and rewrites the reports is graded as the unfinished starter it is."""
