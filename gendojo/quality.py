@@ -202,12 +202,19 @@ def _load(path, key, inputs, classes):
 
 def _save(path, key, net):
     """Write the .npz next to its final name, then move it there: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    except OSError as error:  # a read-only cache: the score is still computed, just not kept
+        print(f"quality: could not cache the feature network in {path.parent} ({error.strerror})")
+        return
     try:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, key=np.array(key), version=np.array(VERSION), **net)
+        os.chmod(temporary, 0o644)  # readable by the grader's other answer processes
         os.replace(temporary, path)
+    except OSError as error:
+        print(f"quality: could not cache the feature network as {path} ({error.strerror})")
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)

@@ -14,6 +14,7 @@ folders are covered with empty ones, and it runs as an unprivileged user id of i
 ``protections()`` says which of these are in force; the grade report repeats it.
 """
 
+import atexit
 import contextlib
 import dataclasses
 import itertools
@@ -165,22 +166,37 @@ def _environment(workdir):
         "HOME": str(workdir), "TMPDIR": str(workdir), "LANG": "C.UTF-8",
         "PYTHONPATH": str(KIT_ROOT), "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1",
         "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(workdir / ".matplotlib"), "TF_CPP_MIN_LOG_LEVEL": "3",
-        "CUDA_VISIBLE_DEVICES": "", "GENDOJO_DATA": str(workdir / "cache"), "TQDM_DISABLE": "1",
+        "CUDA_VISIBLE_DEVICES": "", "GENDOJO_DATA": str(shared_cache()), "TQDM_DISABLE": "1",
     }  # fmt: skip
     env |= {name: "1" for name in THREADS}
     env |= {name: os.environ[name] for name in PASSED_ON if name in os.environ}
     return env
 
 
-def _prepare_workdir(workdir, settings, uid=None, files=()):
-    """The child's folder: the student's file, a copy of the quality score's cached networks."""
-    for source in files:
-        shutil.copy(source, workdir / Path(source).name)
+@cache
+def shared_cache():
+    """One download and quality-score cache for all the answer processes of this grading run
+    (``GENDOJO_DATA``): the quality score's feature network for a data set is trained once, not
+    once per answer. It starts as a copy of this checkout's cache and is removed at exit. Open to
+    every sandbox user id (sticky, like /tmp); what an answer writes there can only cost its own
+    tree's later answers a retraining, since a damaged or foreign file is retrained."""
     from gendojo import quality
 
+    folder = Path(tempfile.mkdtemp(prefix="gendojo-cache-"))
     cached = quality.cache_folder()
     if cached.is_dir():
-        shutil.copytree(cached, workdir / "cache" / "quality", dirs_exist_ok=True)
+        shutil.copytree(cached, folder / "quality", dirs_exist_ok=True)
+    (folder / "quality").mkdir(exist_ok=True)
+    for path in [folder, *folder.rglob("*")]:
+        os.chmod(path, 0o1777 if path.is_dir() else 0o644)
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
+def _prepare_workdir(workdir, settings, uid=None, files=()):
+    """The child's folder: the student's file."""
+    for source in files:
+        shutil.copy(source, workdir / Path(source).name)
     if uid is not None:
         for path in [workdir, *workdir.rglob("*")]:
             os.chown(path, uid, uid)
