@@ -100,6 +100,7 @@ def test_train_and_save_times_steps_without_the_sample_grids(tmp_path, monkeypat
 # --- the comparison ------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e  # the compare command end to end: CI's e2e step
 def test_compare_runs_the_four_answers_and_writes_the_table_and_pictures(tmp_path):
     out = tmp_path / "cmp"
     result = compare("ae", "--out", out, "--", *TINY)
