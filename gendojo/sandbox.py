@@ -383,37 +383,3 @@ class AnswerProcess:
 
     def kit(self, name, *args):
         return self.request(op="kit", name=name, args=list(args))
-
-
-def run_command(path, args, seconds, limits=None, read=("history.json",)):
-    """Run ``python <student file> ARGS`` sealed like the answer processes, with ``--out`` inside
-    its folder. Returns (exit code or None on time-out, output, {name: bytes} of ``read`` files
-    that exist, [names of files in --out])."""
-    settings = protections()
-    workdir = Path(tempfile.mkdtemp(prefix="gendojo-run-"))
-    try:
-        script = workdir / Path(path).name
-        out = workdir / "out"
-        command = _command(settings, workdir, ["exec", sys.executable, str(script), *args, "--out", str(out)],
-                           limits)  # fmt: skip
-        _prepare_workdir(workdir, settings, command.uid, files=[path])
-        process = subprocess.Popen(
-            command.argv, env=_environment(workdir), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            output, _ = process.communicate(timeout=seconds)
-            code = process.returncode
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-            code = None
-        finally:
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGKILL)
-            _kill_user(command.uid)
-        files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) if out.is_dir() else []
-        contents = {name: (out / name).read_bytes() for name in read if (out / name).is_file()}
-        return code, output.decode(errors="replace"), contents, files
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
