@@ -126,7 +126,13 @@ def pytest_collection_modifyitems(config, items):
 
 # Checks that fail on the reference answers for a known, open reason (issue 4): reported as
 # "xfail" with the reason, never hidden. Remove an entry as soon as its cause is fixed.
-KNOWN_OPEN = {}
+KNOWN_OPEN = {
+    "wgan-keras": {
+        "same_seed_same_history": "TensorFlow runs the Keras WGAN critic's compiled step differently "
+        "from one run to the next in one process (CI's one-process layout: 0.3 % apart at step 0; "
+        "1 of 3 one-process runs here); questions/wgan.md, 'A TensorFlow problem we could not fix'",
+    },
+}
 
 
 def _group(item, group):
