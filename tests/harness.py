@@ -181,9 +181,8 @@ def release(ref):
     answer = _modules.pop(key, None)
     if isinstance(answer, RemoteAnswer):
         answer.close()
-        for store in (_runs,):
-            for cached in [k for k in store if k[0] == answer.__name__]:
-                del store[cached]
+        for cached in [k for k in _runs if k[0] == answer.__name__]:
+            del _runs[cached]
 
 
 def _cached(store, key, make):
