@@ -10,7 +10,9 @@ lines of ``tf.Variable`` and ``tf.nn``; read them once, then read the answers. C
   Chainer's ``decay``; PyTorch's ``momentum=0.1`` is the same thing counted the other way round.
 
 Optimizers take the variables to train when they are made, as ``torch.optim`` does, so their slot
-variables exist before the first ``tf.function`` call.
+variables exist before the first ``tf.function`` call (a ``tf.function`` may not create variables
+after its first trace). ``apply_gradients(zip(gradients, variables))`` then has the shape
+TensorFlow users know from ``tf.keras.optimizers``. The answers import this module as ``tf_core``.
 """
 
 import math
@@ -96,6 +98,14 @@ class BatchNorm(tf.Module):
         return tf.nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)
 
 
+def _slot(var_list, variable):
+    """The index of ``variable``'s slots: a variable the optimizer was not made with is an error."""
+    for index, candidate in enumerate(var_list):
+        if candidate is variable:
+            return index
+    raise ValueError(f"variable {variable.name} was not given to this optimizer when it was made")
+
+
 class Adam(tf.Module):
     """Adam (Kingma & Ba, 2015) with bias correction, as ``torch.optim.Adam`` computes it."""
 
@@ -107,11 +117,13 @@ class Adam(tf.Module):
         self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.var_list]
         self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.var_list]
 
-    def apply_gradients(self, gradients):
+    def apply_gradients(self, grads_and_vars):
+        """One update from (gradient, variable) pairs; each variable must be one given at make."""
         self.iterations.assign_add(1.0)
         t = self.iterations
         correction_1, correction_2 = 1 - self.beta_1**t, 1 - self.beta_2**t
-        for gradient, variable, m, v in zip(gradients, self.var_list, self.m, self.v, strict=True):
+        for gradient, variable in grads_and_vars:
+            m, v = (slots[_slot(self.var_list, variable)] for slots in (self.m, self.v))
             m.assign(self.beta_1 * m + (1 - self.beta_1) * gradient)
             v.assign(self.beta_2 * v + (1 - self.beta_2) * tf.square(gradient))
             step = (m / correction_1) / (tf.sqrt(v / correction_2) + self.epsilon)
@@ -128,8 +140,10 @@ class RMSprop(tf.Module):
         self.iterations = tf.Variable(0.0, trainable=False, name="iterations")
         self.square_average = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.var_list]
 
-    def apply_gradients(self, gradients):
+    def apply_gradients(self, grads_and_vars):
+        """One update from (gradient, variable) pairs; each variable must be one given at make."""
         self.iterations.assign_add(1.0)
-        for gradient, variable, average in zip(gradients, self.var_list, self.square_average, strict=True):
+        for gradient, variable in grads_and_vars:
+            average = self.square_average[_slot(self.var_list, variable)]
             average.assign(self.rho * average + (1 - self.rho) * tf.square(gradient))
             variable.assign_sub(self.learning_rate * gradient / (tf.sqrt(average) + self.epsilon))

@@ -35,7 +35,7 @@ BROKEN = {
     ),
     "tensorflow": (
         "a loss that does not fall (the update is never applied)",
-        ("    optimizer.apply_gradients(gradients)\n", ""),
+        ("    optimizer.apply_gradients(zip(gradients, variables, strict=True))\n", ""),
         {"loss_falls", "learns_on_unseen_images"},
     ),
     "keras": ("a syntax error", ("def build(config):", "def build(config:"), ALL_CHECKS),

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 import gendojo
-from gendojo import tf_core as layers
+from gendojo import tf_core
 
 TOPIC, FRAMEWORK = "ae", "tensorflow"
 
@@ -54,7 +54,7 @@ class Encoder(tf.Module):
         super().__init__()
         # BEGIN SOLUTION Q1
         pixels = config.image_size * config.image_size * config.channels
-        self.dense = layers.Dense(pixels, config.latent_dim)
+        self.dense = tf_core.Dense(pixels, config.latent_dim)
         # END SOLUTION Q1
 
     def __call__(self, x):
@@ -68,7 +68,7 @@ class Decoder(tf.Module):
         super().__init__()
         # BEGIN SOLUTION Q1
         self.shape = (config.image_size, config.image_size, config.channels)
-        self.dense = layers.Dense(config.latent_dim, int(np.prod(self.shape)))
+        self.dense = tf_core.Dense(config.latent_dim, int(np.prod(self.shape)))
         # END SOLUTION Q1
 
     def __call__(self, z):
@@ -98,8 +98,9 @@ def train_step(networks, optimizer, images):
     encoder, decoder = networks["encoder"], networks["decoder"]
     with tf.GradientTape() as tape:
         loss = reconstruction_loss(images, decoder(encoder(images)))
-    gradients = tape.gradient(loss, optimizer.var_list)
-    optimizer.apply_gradients(gradients)
+    variables = encoder.trainable_variables + decoder.trainable_variables
+    gradients = tape.gradient(loss, variables)
+    optimizer.apply_gradients(zip(gradients, variables, strict=True))
     return {"loss": loss}
     # END SOLUTION Q3
 
@@ -111,7 +112,7 @@ def train(config, data, networks=None, callback=None, run=None):
     ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     variables = [v for network in networks.values() for v in network.trainable_variables]
-    optimizer = layers.Adam(variables, learning_rate=config.lr)
+    optimizer = tf_core.Adam(variables, learning_rate=config.lr)
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, config))
     history = run.history({"loss": []})

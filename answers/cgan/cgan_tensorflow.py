@@ -11,8 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 import gendojo
-from gendojo import gan_metrics, quality
-from gendojo import tf_core as layers
+from gendojo import gan_metrics, quality, tf_core
 
 TOPIC, FRAMEWORK = "cgan", "tensorflow"
 
@@ -65,13 +64,13 @@ class Generator(tf.Module):
         # BEGIN SOLUTION Q1
         self.size, self.num_classes = config.image_size // 16, config.num_classes
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
-        self.dense = layers.Dense(config.latent_dim + config.num_classes, self.size * self.size * self.top)
-        self.norms = [layers.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)]
+        self.dense = tf_core.Dense(config.latent_dim + config.num_classes, self.size * self.size * self.top)
+        self.norms = [tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)]
         # "SAME" makes a stride-2 transposed convolution exactly double the size; tf_core passes
         # tf.nn.conv2d_transpose that doubled output shape.
         channels = (self.top, c1, c2, c3, config.channels)
         self.ups = [
-            layers.Conv2DTranspose(a, b, 5, stride=2)
+            tf_core.Conv2DTranspose(a, b, 5, stride=2)
             for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
         # END SOLUTION Q1
@@ -97,11 +96,11 @@ class Discriminator(tf.Module):
         size, self.num_classes = config.image_size // 16, config.num_classes
         # stride 2 instead of pooling: D learns its own downsampling
         self.convs = [
-            layers.Conv2D(a, b, 5, stride=2) for a, b in zip(channels[:-1], channels[1:], strict=True)
+            tf_core.Conv2D(a, b, 5, stride=2) for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
         # none at D's input; no learned scale and shift: see the DCGAN sheet (Keras' frozen BatchNorm)
-        self.norms = [layers.BatchNorm(c, momentum=0.9, epsilon=1e-5, affine=False) for c in channels[2:]]
-        self.dense = layers.Dense(channels[-1] * size * size, 1)
+        self.norms = [tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5, affine=False) for c in channels[2:]]
+        self.dense = tf_core.Dense(channels[-1] * size * size, 1)
         # END SOLUTION Q1
 
     def __call__(self, x, y, training):
@@ -124,7 +123,7 @@ def build(config):
         networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
         for network in networks.values():  # the DCGAN paper's N(0, 0.02) weights (tf_core: Glorot)
             for layer in network.submodules:
-                if isinstance(layer, layers.Dense | layers.Conv2D | layers.Conv2DTranspose):
+                if isinstance(layer, tf_core.Dense | tf_core.Conv2D | tf_core.Conv2DTranspose):
                     layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.02))
     return networks
 
@@ -161,13 +160,15 @@ def train_step(networks, optimizers, images, labels, latents):
             real_logits = discriminator(images, labels, training=True)
             fake_logits = discriminator(tf.stop_gradient(fakes), labels, training=True)
             d_loss = discriminator_loss(real_logits, fake_logits)
+        gradients = d_tape.gradient(d_loss, discriminator.trainable_variables)
         optimizers["discriminator"].apply_gradients(
-            d_tape.gradient(d_loss, optimizers["discriminator"].var_list)
+            zip(gradients, discriminator.trainable_variables, strict=True)
         )
         # Then G, through the freshly updated D (BatchNorm still on batch statistics); only G's
         # variables are differentiated.
         g_loss = generator_loss(discriminator(fakes, labels, training=True))
-    optimizers["generator"].apply_gradients(g_tape.gradient(g_loss, optimizers["generator"].var_list))
+    gradients = g_tape.gradient(g_loss, generator.trainable_variables)
+    optimizers["generator"].apply_gradients(zip(gradients, generator.trainable_variables, strict=True))
     return {"d_loss": d_loss, "g_loss": g_loss}
     # END SOLUTION Q3
 
@@ -184,7 +185,7 @@ def train(config, data, networks=None, callback=None, run=None):
     )
     networks = networks or build(config)
     optimizers = {
-        name: layers.Adam(network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1)
+        name: tf_core.Adam(network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1)
         for name, network in networks.items()
     }
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on

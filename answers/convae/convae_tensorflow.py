@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 import gendojo
-from gendojo import tf_core as layers
+from gendojo import tf_core
 
 TOPIC, FRAMEWORK = "convae", "tensorflow"
 
@@ -54,8 +54,8 @@ class Encoder(tf.Module):
         super().__init__()
         # BEGIN SOLUTION Q1
         # "SAME" padding on a 3×3 stride-1 convolution is one pixel of zeros on each side: pad 1
-        self.conv1 = layers.Conv2D(config.channels, 32, kernel_size=3, stride=1, padding="SAME")
-        self.conv2 = layers.Conv2D(32, 16, kernel_size=3, stride=1, padding="SAME")
+        self.conv1 = tf_core.Conv2D(config.channels, 32, kernel_size=3, stride=1, padding="SAME")
+        self.conv2 = tf_core.Conv2D(32, 16, kernel_size=3, stride=1, padding="SAME")
         # END SOLUTION Q1
 
     def __call__(self, x):
@@ -70,8 +70,8 @@ class Decoder(tf.Module):
         super().__init__()
         # BEGIN SOLUTION Q1
         # "VALID" is padding 0: the output is (H - 1)·2 + 2 = 2H
-        self.deconv1 = layers.Conv2DTranspose(16, 32, kernel_size=2, stride=2, padding="VALID")
-        self.deconv2 = layers.Conv2DTranspose(32, config.channels, kernel_size=2, stride=2, padding="VALID")
+        self.deconv1 = tf_core.Conv2DTranspose(16, 32, kernel_size=2, stride=2, padding="VALID")
+        self.deconv2 = tf_core.Conv2DTranspose(32, config.channels, kernel_size=2, stride=2, padding="VALID")
         # END SOLUTION Q1
 
     def __call__(self, z):
@@ -106,8 +106,9 @@ def train_step(networks, optimizer, images):
     encoder, decoder = networks["encoder"], networks["decoder"]
     with tf.GradientTape() as tape:
         loss = reconstruction_loss(images, decoder(encoder(images)))
-    gradients = tape.gradient(loss, optimizer.var_list)
-    optimizer.apply_gradients(gradients)
+    variables = encoder.trainable_variables + decoder.trainable_variables
+    gradients = tape.gradient(loss, variables)
+    optimizer.apply_gradients(zip(gradients, variables, strict=True))
     return {"loss": loss}
     # END SOLUTION Q3
 
@@ -119,7 +120,7 @@ def train(config, data, networks=None, callback=None, run=None):
     ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     variables = [v for network in networks.values() for v in network.trainable_variables]
-    optimizer = layers.Adam(variables, learning_rate=config.lr)
+    optimizer = tf_core.Adam(variables, learning_rate=config.lr)
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, config))
     history = run.history({"loss": []})

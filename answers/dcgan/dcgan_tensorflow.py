@@ -11,8 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 import gendojo
-from gendojo import gan_metrics, quality
-from gendojo import tf_core as layers
+from gendojo import gan_metrics, quality, tf_core
 
 TOPIC, FRAMEWORK = "dcgan", "tensorflow"
 
@@ -61,13 +60,13 @@ class Generator(tf.Module):
         # BEGIN SOLUTION Q1
         self.size = config.image_size // 16
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
-        self.dense = layers.Dense(config.latent_dim, self.size * self.size * self.top)
-        self.norms = [layers.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)]
+        self.dense = tf_core.Dense(config.latent_dim, self.size * self.size * self.top)
+        self.norms = [tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)]
         # "SAME" makes a stride-2 transposed convolution exactly double the size; tf_core passes
         # tf.nn.conv2d_transpose that doubled output shape.
         channels = (self.top, c1, c2, c3, config.channels)
         self.ups = [
-            layers.Conv2DTranspose(a, b, 5, stride=2)
+            tf_core.Conv2DTranspose(a, b, 5, stride=2)
             for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
         # END SOLUTION Q1
@@ -91,11 +90,11 @@ class Discriminator(tf.Module):
         size = config.image_size // 16
         # stride 2 instead of pooling: D learns its own downsampling
         self.convs = [
-            layers.Conv2D(a, b, 5, stride=2) for a, b in zip(channels[:-1], channels[1:], strict=True)
+            tf_core.Conv2D(a, b, 5, stride=2) for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
         # no BatchNorm at D's input; no learned scale and shift: see the sheet (Keras' frozen BatchNorm)
-        self.norms = [layers.BatchNorm(c, momentum=0.9, epsilon=1e-5, affine=False) for c in channels[2:]]
-        self.dense = layers.Dense(channels[-1] * size * size, 1)
+        self.norms = [tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5, affine=False) for c in channels[2:]]
+        self.dense = tf_core.Dense(channels[-1] * size * size, 1)
         # END SOLUTION Q1
 
     def __call__(self, x, training):
@@ -117,7 +116,7 @@ def build(config):
         networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
         for network in networks.values():  # the DCGAN paper's N(0, 0.02) weights (tf_core: Glorot)
             for layer in network.submodules:
-                if isinstance(layer, layers.Dense | layers.Conv2D | layers.Conv2DTranspose):
+                if isinstance(layer, tf_core.Dense | tf_core.Conv2D | tf_core.Conv2DTranspose):
                     layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.02))
     return networks
 
@@ -161,12 +160,14 @@ def train_step(networks, optimizers, images, latents):
                 discriminator(images, training=True),
                 discriminator(tf.stop_gradient(fakes), training=True),
             )
+        gradients = d_tape.gradient(d_loss, discriminator.trainable_variables)
         optimizers["discriminator"].apply_gradients(
-            d_tape.gradient(d_loss, optimizers["discriminator"].var_list)
+            zip(gradients, discriminator.trainable_variables, strict=True)
         )
         # Then G, through the freshly updated D; only G's variables are differentiated.
         g_loss = generator_loss(discriminator(fakes, training=True))  # D's BatchNorm: batch statistics
-    optimizers["generator"].apply_gradients(g_tape.gradient(g_loss, optimizers["generator"].var_list))
+    gradients = g_tape.gradient(g_loss, generator.trainable_variables)
+    optimizers["generator"].apply_gradients(zip(gradients, generator.trainable_variables, strict=True))
     return {"d_loss": d_loss, "g_loss": g_loss}
     # END SOLUTION Q3
 
@@ -179,7 +180,7 @@ def train(config, data, networks=None, callback=None, run=None):
     networks = networks or build(config)
     rates = {"generator": config.lr, "discriminator": config.d_lr}  # D learns faster than G
     optimizers = {
-        name: layers.Adam(network.trainable_variables, learning_rate=rates[name], beta_1=config.beta1)
+        name: tf_core.Adam(network.trainable_variables, learning_rate=rates[name], beta_1=config.beta1)
         for name, network in networks.items()
     }
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on

@@ -11,8 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 import gendojo
-from gendojo import gan_metrics, quality
-from gendojo import tf_core as layers
+from gendojo import gan_metrics, quality, tf_core
 
 TOPIC, FRAMEWORK = "gan", "tensorflow"
 
@@ -58,7 +57,7 @@ class Generator(tf.Module):
         # BEGIN SOLUTION Q1
         self.shape = (config.image_size, config.image_size, config.channels)
         sizes = (config.latent_dim, 128, 256, 512, int(np.prod(self.shape)))
-        self.dense = [layers.Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        self.dense = [tf_core.Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         # END SOLUTION Q1
 
     def __call__(self, z):
@@ -75,7 +74,7 @@ class Discriminator(tf.Module):
         super().__init__()
         # BEGIN SOLUTION Q1
         sizes = (config.image_size * config.image_size * config.channels, 512, 256, 1)
-        self.dense = [layers.Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        self.dense = [tf_core.Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         # END SOLUTION Q1
 
     def __call__(self, x):
@@ -122,12 +121,14 @@ def train_step(networks, optimizers, images, latents):
         # D first, on real and fake; stop_gradient keeps this update from reaching G.
         with tf.GradientTape() as d_tape:
             d_loss = discriminator_loss(discriminator(images), discriminator(tf.stop_gradient(fakes)))
+        gradients = d_tape.gradient(d_loss, discriminator.trainable_variables)
         optimizers["discriminator"].apply_gradients(
-            d_tape.gradient(d_loss, optimizers["discriminator"].var_list)
+            zip(gradients, discriminator.trainable_variables, strict=True)
         )
         # Then G, through the freshly updated D; only G's variables are differentiated.
         g_loss = generator_loss(discriminator(fakes))
-    optimizers["generator"].apply_gradients(g_tape.gradient(g_loss, optimizers["generator"].var_list))
+    gradients = g_tape.gradient(g_loss, generator.trainable_variables)
+    optimizers["generator"].apply_gradients(zip(gradients, generator.trainable_variables, strict=True))
     return {"d_loss": d_loss, "g_loss": g_loss}
     # END SOLUTION Q3
 
@@ -139,7 +140,7 @@ def train(config, data, networks=None, callback=None, run=None):
     ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     optimizers = {
-        name: layers.Adam(network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1)
+        name: tf_core.Adam(network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1)
         for name, network in networks.items()
     }
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 import gendojo
-from gendojo import tf_core as layers
+from gendojo import tf_core
 
 TOPIC, FRAMEWORK = "pix2pix", "tensorflow"
 
@@ -66,15 +66,15 @@ class Generator(tf.Module):
         chans = widths(config)
         self.down, self.down_norms = [], []
         for level, (cin, cout) in enumerate(zip([config.channels, *chans[:-1]], chans, strict=True)):
-            self.down.append(layers.Conv2D(cin, cout, 4, stride=2, padding="SAME"))
-            self.down_norms.append(layers.BatchNorm(cout, momentum=0.9, epsilon=1e-5) if level else None)
+            self.down.append(tf_core.Conv2D(cin, cout, 4, stride=2, padding="SAME"))
+            self.down_norms.append(tf_core.BatchNorm(cout, momentum=0.9, epsilon=1e-5) if level else None)
         self.up, self.up_norms = [], []
         for block, level in enumerate(range(config.depth - 2, -1, -1)):
             # the deepest block takes the bottleneck; the others also take the skip beside them
             cin = chans[-1] if block == 0 else 2 * chans[level + 1]
-            self.up.append(layers.Conv2DTranspose(cin, chans[level], 4, stride=2, padding="SAME"))
-            self.up_norms.append(layers.BatchNorm(chans[level], momentum=0.9, epsilon=1e-5))
-        self.out = layers.Conv2DTranspose(2 * chans[0], config.channels, 4, stride=2, padding="SAME")
+            self.up.append(tf_core.Conv2DTranspose(cin, chans[level], 4, stride=2, padding="SAME"))
+            self.up_norms.append(tf_core.BatchNorm(chans[level], momentum=0.9, epsilon=1e-5))
+        self.out = tf_core.Conv2DTranspose(2 * chans[0], config.channels, 4, stride=2, padding="SAME")
         # dropout masks come from this seeded generator, so the same seed gives the same run
         self.noise = tf.random.Generator.from_seed(config.seed)
         # END SOLUTION Q1
@@ -102,9 +102,9 @@ class Discriminator(tf.Module):
         super().__init__()
         # BEGIN SOLUTION Q1
         w = config.d_width
-        self.conv1 = layers.Conv2D(2 * config.channels, w, 4, stride=2, padding="SAME")
-        self.conv2 = layers.Conv2D(w, 2 * w, 4, stride=2, padding="SAME")
-        self.logits = layers.Conv2D(2 * w, 1, 3, stride=1, padding="SAME")  # one logit per patch
+        self.conv1 = tf_core.Conv2D(2 * config.channels, w, 4, stride=2, padding="SAME")
+        self.conv2 = tf_core.Conv2D(w, 2 * w, 4, stride=2, padding="SAME")
+        self.logits = tf_core.Conv2D(2 * w, 1, 3, stride=1, padding="SAME")  # one logit per patch
         # END SOLUTION Q1
 
     def __call__(self, sources, targets):
@@ -155,7 +155,10 @@ def train_step(networks, optimizers, sources, targets, l1_weight):
         logits = discriminator(tf.concat([sources, sources], 0), tf.concat([targets, fakes], 0))
         labels = tf.concat([tf.ones_like(logits[:n]), tf.zeros_like(logits[n:])], 0)
         d_loss = adversarial_loss(labels, logits)  # the mean over 2N halves D's loss, as the paper does
-    optimizers["discriminator"].apply_gradients(tape.gradient(d_loss, optimizers["discriminator"].var_list))
+    gradients = tape.gradient(d_loss, discriminator.trainable_variables)
+    optimizers["discriminator"].apply_gradients(
+        zip(gradients, discriminator.trainable_variables, strict=True)
+    )
     # Then G, through the updated D: fool D on every patch and stay close to B in L1.
     with tf.GradientTape() as tape:
         fakes = generator(sources, training=True)
@@ -164,7 +167,8 @@ def train_step(networks, optimizers, sources, targets, l1_weight):
         l1 = l1_loss(targets, fakes)
         loss = g_loss + l1_weight * l1
     # gradients for G's variables only: D stays as it is
-    optimizers["generator"].apply_gradients(tape.gradient(loss, optimizers["generator"].var_list))
+    gradients = tape.gradient(loss, generator.trainable_variables)
+    optimizers["generator"].apply_gradients(zip(gradients, generator.trainable_variables, strict=True))
     return {"d_loss": d_loss, "g_loss": g_loss, "l1": l1}
     # END SOLUTION Q3
 
@@ -181,7 +185,7 @@ def train(config, data, networks=None, callback=None, run=None):
     gendojo.check(config.batch_size >= 2, "--batch-size must be at least 2 for BatchNorm")
     networks = networks or build(config)
     optimizers = {
-        name: layers.Adam(network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1)
+        name: tf_core.Adam(network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1)
         for name, network in networks.items()
     }
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on

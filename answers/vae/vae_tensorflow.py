@@ -15,7 +15,7 @@ import tensorflow as tf
 
 import gendojo
 from gendojo import latent as latent_plots
-from gendojo import tf_core as layers
+from gendojo import tf_core
 
 TOPIC, FRAMEWORK = "vae", "tensorflow"
 
@@ -63,9 +63,9 @@ class Encoder(tf.Module):
         super().__init__()
         # BEGIN SOLUTION Q1
         pixels = config.image_size * config.image_size * config.channels
-        self.hidden = layers.Dense(pixels, config.hidden_dim)
-        self.mean = layers.Dense(config.hidden_dim, config.latent_dim)
-        self.log_variance = layers.Dense(config.hidden_dim, config.latent_dim)
+        self.hidden = tf_core.Dense(pixels, config.hidden_dim)
+        self.mean = tf_core.Dense(config.hidden_dim, config.latent_dim)
+        self.log_variance = tf_core.Dense(config.hidden_dim, config.latent_dim)
         # END SOLUTION Q1
 
     def __call__(self, x):
@@ -81,8 +81,8 @@ class Decoder(tf.Module):
         # BEGIN SOLUTION Q1
         self.latent_dim = config.latent_dim
         self.shape = (config.image_size, config.image_size, config.channels)
-        self.hidden = layers.Dense(config.latent_dim, config.hidden_dim)
-        self.output = layers.Dense(config.hidden_dim, int(np.prod(self.shape)))
+        self.hidden = tf_core.Dense(config.latent_dim, config.hidden_dim)
+        self.output = tf_core.Dense(config.hidden_dim, int(np.prod(self.shape)))
         # END SOLUTION Q1
 
     def __call__(self, z):
@@ -153,8 +153,9 @@ def train_step(vae, optimizer, images, beta):
         reconstruction = reconstruction_loss(images, reconstructions)
         kl = kl_divergence(mean, log_variance)
         loss = reconstruction + beta * kl  # the negative ELBO (up to a constant) when beta is 1
-    gradients = tape.gradient(loss, optimizer.var_list)
-    optimizer.apply_gradients(gradients)
+    variables = vae.trainable_variables
+    gradients = tape.gradient(loss, variables)
+    optimizer.apply_gradients(zip(gradients, variables, strict=True))
     return {"reconstruction": reconstruction, "kl": kl, "loss": loss}
     # END SOLUTION Q3
 
@@ -166,7 +167,7 @@ def train(config, data, networks=None, callback=None, run=None):
     ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     vae = VAE(networks["encoder"], networks["decoder"], config.seed)
-    optimizer = layers.Adam(vae.trainable_variables, learning_rate=config.lr)
+    optimizer = tf_core.Adam(vae.trainable_variables, learning_rate=config.lr)
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     run.noise(vae.noise)  # saved with the run and restored, so a resumed run draws the same ε
     stream = run.stream(batches(data.images, config))

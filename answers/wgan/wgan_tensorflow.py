@@ -12,8 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 import gendojo
-from gendojo import gan_metrics, quality
-from gendojo import tf_core as layers
+from gendojo import gan_metrics, quality, tf_core
 
 TOPIC, FRAMEWORK = "wgan", "tensorflow"
 
@@ -63,13 +62,13 @@ class Generator(tf.Module):
         # BEGIN SOLUTION Q1
         self.size = config.image_size // 16
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
-        self.dense = layers.Dense(config.latent_dim, self.size * self.size * self.top)
-        self.norms = [layers.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)]
+        self.dense = tf_core.Dense(config.latent_dim, self.size * self.size * self.top)
+        self.norms = [tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)]
         # "SAME" makes a stride-2 transposed convolution exactly double the size; tf_core passes
         # tf.nn.conv2d_transpose that doubled output shape.
         channels = (self.top, c1, c2, c3, config.channels)
         self.ups = [
-            layers.Conv2DTranspose(a, b, 5, stride=2)
+            tf_core.Conv2DTranspose(a, b, 5, stride=2)
             for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
         # END SOLUTION Q1
@@ -93,9 +92,9 @@ class Critic(tf.Module):
         size = config.image_size // 16
         # no BatchNorm, unlike the DCGAN's D: here it made the critic worse (see the sheet)
         self.convs = [
-            layers.Conv2D(a, b, 5, stride=2) for a, b in zip(channels[:-1], channels[1:], strict=True)
+            tf_core.Conv2D(a, b, 5, stride=2) for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
-        self.dense = layers.Dense(channels[-1] * size * size, 1)
+        self.dense = tf_core.Dense(channels[-1] * size * size, 1)
         # END SOLUTION Q1
 
     def __call__(self, x):
@@ -117,7 +116,7 @@ def build(config):
         networks = {"generator": Generator(config), "critic": Critic(config)}
         for network in networks.values():  # the DCGAN paper's N(0, 0.02) weights (tf_core: Glorot)
             for layer in network.submodules:
-                if isinstance(layer, layers.Dense | layers.Conv2D | layers.Conv2DTranspose):
+                if isinstance(layer, tf_core.Dense | tf_core.Conv2D | tf_core.Conv2DTranspose):
                     layer.kernel.assign(tf.random.normal(layer.kernel.shape, stddev=0.02))
     return networks
 
@@ -147,14 +146,16 @@ def train_step(networks, optimizers, real_batches, latent_batches, clip):
         fakes = generator(latents, training=True)  # made outside the tape: the update can't reach G
         with tf.GradientTape() as tape:
             loss = critic_loss(critic(images), critic(fakes))
-        optimizers["critic"].apply_gradients(tape.gradient(loss, optimizers["critic"].var_list))
+        gradients = tape.gradient(loss, critic.trainable_variables)
+        optimizers["critic"].apply_gradients(zip(gradients, critic.trainable_variables, strict=True))
         # After every critic update, every critic weight (kernels and biases) back into [-clip, clip]
         for variable in critic.trainable_variables:
             variable.assign(tf.clip_by_value(variable, -clip, clip))
     # Then G, through the clipped critic; only G's variables are differentiated.
     with tf.GradientTape() as tape:
         g_loss = generator_loss(critic(generator(latent_batches[-1], training=True)))
-    optimizers["generator"].apply_gradients(tape.gradient(g_loss, optimizers["generator"].var_list))
+    gradients = tape.gradient(g_loss, generator.trainable_variables)
+    optimizers["generator"].apply_gradients(zip(gradients, generator.trainable_variables, strict=True))
     return {"critic_loss": loss, "g_loss": g_loss, "wasserstein": -loss}
     # END SOLUTION Q3
 
@@ -167,7 +168,7 @@ def train(config, data, networks=None, callback=None, run=None):
     networks = networks or build(config)
     # RMSprop, no momentum; tf_core's computes as torch's: rho 0.99, epsilon 1e-8 after the square root
     optimizers = {
-        name: layers.RMSprop(network.trainable_variables, learning_rate=config.lr, rho=0.99, epsilon=1e-8)
+        name: tf_core.RMSprop(network.trainable_variables, learning_rate=config.lr, rho=0.99, epsilon=1e-8)
         for name, network in networks.items()
     }
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on

@@ -47,7 +47,9 @@ class AutoEncoder:
     def step(self, images):
         with tf.GradientTape() as tape:
             loss = self.loss_function(images, self.decoder(self.encoder(images)))
-        self.optimizer.apply_gradients(tape.gradient(loss, self.optimizer.var_list))
+        self.optimizer.apply_gradients(
+            zip(tape.gradient(loss, self.optimizer.var_list), self.optimizer.var_list, strict=True)
+        )
         return {"loss": loss}
 
 
@@ -68,7 +70,9 @@ class VAE(AutoEncoder):
             reconstruction = self.answer.reconstruction_loss(images, reconstructions)
             kl = self.answer.kl_divergence(mean, log_variance)
             loss = reconstruction + self.beta * kl
-        self.optimizer.apply_gradients(tape.gradient(loss, self.optimizer.var_list))
+        self.optimizer.apply_gradients(
+            zip(tape.gradient(loss, self.optimizer.var_list), self.optimizer.var_list, strict=True)
+        )
         return {"reconstruction": reconstruction, "kl": kl, "loss": loss}
 
 
@@ -112,9 +116,15 @@ class GAN:
                 real_logits = self.discriminator(images, *condition, **self.d_mode)
                 fake_logits = self.discriminator(tf.stop_gradient(fakes), *condition, **self.d_mode)
                 d_loss = self.answer.discriminator_loss(real_logits, fake_logits)
-            self.optimizer_d.apply_gradients(d_tape.gradient(d_loss, self.optimizer_d.var_list))
+            self.optimizer_d.apply_gradients(
+                zip(
+                    d_tape.gradient(d_loss, self.optimizer_d.var_list), self.optimizer_d.var_list, strict=True
+                )
+            )
             g_loss = self.answer.generator_loss(self.discriminator(fakes, *condition, **self.d_mode))
-        self.optimizer_g.apply_gradients(g_tape.gradient(g_loss, self.optimizer_g.var_list))
+        self.optimizer_g.apply_gradients(
+            zip(g_tape.gradient(g_loss, self.optimizer_g.var_list), self.optimizer_g.var_list, strict=True)
+        )
         return {"d_loss": d_loss, "g_loss": g_loss}
 
 
@@ -155,13 +165,17 @@ class WGAN:
                 loss = self.answer.critic_loss(
                     self.critic(images, **self.c_mode), self.critic(fakes, **self.c_mode)
                 )
-            self.optimizer_c.apply_gradients(tape.gradient(loss, self.optimizer_c.var_list))
+            self.optimizer_c.apply_gradients(
+                zip(tape.gradient(loss, self.optimizer_c.var_list), self.optimizer_c.var_list, strict=True)
+            )
             for variable in self.critic.trainable_variables:
                 variable.assign(tf.clip_by_value(variable, -clip, clip))
         with tf.GradientTape() as tape:
             scores = self.critic(self.generator(latent_batches[-1], **self.g_mode), **self.c_mode)
             g_loss = self.answer.generator_loss(scores)
-        self.optimizer_g.apply_gradients(tape.gradient(g_loss, self.optimizer_g.var_list))
+        self.optimizer_g.apply_gradients(
+            zip(tape.gradient(g_loss, self.optimizer_g.var_list), self.optimizer_g.var_list, strict=True)
+        )
         return {"critic_loss": loss, "g_loss": g_loss, "wasserstein": -loss}
 
 
@@ -194,14 +208,18 @@ class Pix2Pix:
             )
             labels = tf.concat([tf.ones_like(logits[:n]), tf.zeros_like(logits[n:])], 0)
             d_loss = self.answer.adversarial_loss(labels, logits)
-        self.optimizer_d.apply_gradients(tape.gradient(d_loss, self.optimizer_d.var_list))
+        self.optimizer_d.apply_gradients(
+            zip(tape.gradient(d_loss, self.optimizer_d.var_list), self.optimizer_d.var_list, strict=True)
+        )
         with tf.GradientTape() as tape:
             fakes = self.generator(sources, **self.g_mode)
             logits = self.discriminator(sources, fakes, **self.d_mode)
             g_loss = self.answer.adversarial_loss(tf.ones_like(logits), logits)
             l1 = self.answer.l1_loss(targets, fakes)
             loss = g_loss + self.l1_weight * l1
-        self.optimizer_g.apply_gradients(tape.gradient(loss, self.optimizer_g.var_list))
+        self.optimizer_g.apply_gradients(
+            zip(tape.gradient(loss, self.optimizer_g.var_list), self.optimizer_g.var_list, strict=True)
+        )
         return {"d_loss": d_loss, "g_loss": g_loss, "l1": l1}
 
 
