@@ -70,7 +70,11 @@ def Decoder(config):
     shape = (config.image_size, config.image_size, config.channels)
     return keras.Sequential(
         # no activation: the output is a raw estimate
-        [keras.Input((config.latent_dim,)), layers.Dense(int(np.prod(shape))), layers.Reshape(shape)],
+        [
+            keras.Input((config.latent_dim,)),
+            layers.Dense(int(np.prod(shape))),
+            layers.Reshape(shape),
+        ],
         name="decoder",
     )
     # END SOLUTION Q1
@@ -107,7 +111,9 @@ def train(config, data, networks=None, callback=None, run=None):
     networks = networks or build(config)
     with keras.device(device_for(config)):
         # BEGIN SOLUTION Q3
-        autoencoder = keras.Sequential([networks["encoder"], networks["decoder"]], name="autoencoder")
+        autoencoder = keras.Sequential(
+            [networks["encoder"], networks["decoder"]], name="autoencoder"
+        )
         autoencoder.compile(
             optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss=reconstruction_loss
         )

@@ -36,7 +36,9 @@ class Config:
     steps: int = 2000
     batch_size: int = 32  # 64 draws crisper shapes in twice the time (see the sheet)
     lr: float = 2e-4
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -55,7 +57,9 @@ def device_for(config):
 def batches(images, labels, config):
     """Endless shuffled NCHW batches with one-hot labels (channels before height and width)."""
     onehots = np.eye(config.num_classes, dtype=np.float32)[labels]
-    dataset = chainer.datasets.TupleDataset(np.ascontiguousarray(images.transpose(0, 3, 1, 2)), onehots)
+    dataset = chainer.datasets.TupleDataset(
+        np.ascontiguousarray(images.transpose(0, 3, 1, 2)), onehots
+    )
     order = chainer.iterators.ShuffleOrderSampler(np.random.RandomState(config.seed))
     iterator = chainer.iterators.SerialIterator(
         dataset, min(config.batch_size, len(images)), repeat=True, order_sampler=order
@@ -73,10 +77,14 @@ class Generator(chainer.Chain):
         self.size, self.num_classes = config.image_size // 16, config.num_classes
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
         channels = (self.top, c1, c2, c3, config.channels)
-        normal = chainer.initializers.Normal(0.02)  # the DCGAN paper's N(0, 0.02); biases start at 0
+        normal = chainer.initializers.Normal(
+            0.02
+        )  # the DCGAN paper's N(0, 0.02); biases start at 0
         with self.init_scope():
             self.dense = L.Linear(
-                config.latent_dim + config.num_classes, self.size * self.size * self.top, initialW=normal
+                config.latent_dim + config.num_classes,
+                self.size * self.size * self.top,
+                initialW=normal,
             )
             self.norms = chainer.ChainList(
                 *(L.BatchNormalization(c, decay=0.9, eps=1e-5) for c in channels[:-1])
@@ -87,7 +95,9 @@ class Generator(chainer.Chain):
                     L.Deconvolution2D(
                         a, b, 5, stride=2, pad=2, outsize=(self.size * 2**i,) * 2, initialW=normal
                     )
-                    for i, (a, b) in enumerate(zip(channels[:-1], channels[1:], strict=True), start=1)
+                    for i, (a, b) in enumerate(
+                        zip(channels[:-1], channels[1:], strict=True), start=1
+                    )
                 )
             )
         # END SOLUTION Q1
@@ -221,12 +231,16 @@ def train(config, data, networks=None, callback=None, run=None):
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         images, labels = next(stream)
-        latents = device.send(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
+        latents = device.send(
+            noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
+        )
         losses = train_step(networks, optimizers, images, labels, latents)
         for name, value in losses.items():
             history[name].append(value)
         if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
-            history["diversity"].append(gan_metrics.diversity(generate(networks, fixed, fixed_labels)))
+            history["diversity"].append(
+                gan_metrics.diversity(generate(networks, fixed, fixed_labels))
+            )
         else:  # and held between measurements (a resumed run finds it in its history)
             history["diversity"].append(history["diversity"][-1])
         if callback:
@@ -253,7 +267,9 @@ def discriminate(networks, images, labels):
     # BEGIN SOLUTION Q4
     discriminator = networks["discriminator"]
     x = discriminator.xp.asarray(np.asarray(images, dtype=np.float32).transpose(0, 3, 1, 2))
-    y = discriminator.xp.asarray(np.eye(discriminator.num_classes, dtype=np.float32)[np.asarray(labels)])
+    y = discriminator.xp.asarray(
+        np.eye(discriminator.num_classes, dtype=np.float32)[np.asarray(labels)]
+    )
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         logits = discriminator(x, y)
     return chainer.backends.cuda.to_cpu(logits.array)
@@ -265,7 +281,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Conditional GAN in Chainer")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
     if config.class_id >= 0:  # 64 samples of the asked class
         latents, labels = fixed, np.full(64, config.class_id)
     else:  # one row per class, the same 8 noises in every row: the label alone changes the shape
@@ -277,7 +295,9 @@ def main(argv=None):
     def samples(networks):
         images = generate(networks, latents, labels)
         return (
-            images if config.class_id >= 0 else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
+            images
+            if config.class_id >= 0
+            else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
         )
 
     def score(networks):  # 1000 fresh samples, each class asked for in turn: see gendojo/quality.py

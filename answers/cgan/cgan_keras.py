@@ -35,7 +35,9 @@ class Config:
     steps: int = 2000
     batch_size: int = 32  # 64 draws crisper shapes in twice the time (see the sheet)
     lr: float = 2e-4
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -75,7 +77,9 @@ def Generator(config):
     def normal():  # the DCGAN paper's N(0, 0.02) weights; biases start at zero (Keras' default)
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    def up(channels, **kwargs):  # padding="same": a stride-2 transposed convolution doubles the size
+    def up(
+        channels, **kwargs
+    ):  # padding="same": a stride-2 transposed convolution doubles the size
         return layers.Conv2DTranspose(
             channels, 5, strides=2, padding="same", kernel_initializer=normal(), **kwargs
         )
@@ -85,11 +89,15 @@ def Generator(config):
 
     z, y = keras.Input((config.latent_dim,)), keras.Input((config.num_classes,))
     h = layers.Concatenate()([z, y])  # the label joins the noise
-    h = layers.Reshape((size, size, top))(layers.Dense(size * size * top, kernel_initializer=normal())(h))
+    h = layers.Reshape((size, size, top))(
+        layers.Dense(size * size * top, kernel_initializer=normal())(h)
+    )
     h = layers.ReLU()(norm()(h))
     for channels in (c1, c2, c3):
         h = layers.ReLU()(norm()(up(channels)(h)))
-    images = up(config.channels, activation="tanh")(h)  # no BatchNorm at G's output: tanh gives [-1, 1]
+    images = up(config.channels, activation="tanh")(
+        h
+    )  # no BatchNorm at G's output: tanh gives [-1, 1]
     return keras.Model([z, y], images, name="generator")
     # END SOLUTION Q1
 
@@ -99,14 +107,18 @@ def Discriminator(config):
     shape = (config.image_size, config.image_size, config.channels)
     x, y = keras.Input(shape), keras.Input((config.num_classes,))
     # one constant plane per class: (K,) → (1, 1, K) → (H, W, K), stacked under the image's channels
-    maps = layers.UpSampling2D(size=config.image_size)(layers.Reshape((1, 1, config.num_classes))(y))
+    maps = layers.UpSampling2D(size=config.image_size)(
+        layers.Reshape((1, 1, config.num_classes))(y)
+    )
     h = layers.Concatenate()([x, maps])
     widths = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
 
     def normal():  # the DCGAN paper's N(0, 0.02) weights; biases start at zero (Keras' default)
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    for i, channels in enumerate(widths):  # stride 2 instead of pooling: D learns its own downsampling
+    for i, channels in enumerate(
+        widths
+    ):  # stride 2 instead of pooling: D learns its own downsampling
         h = layers.Conv2D(channels, 5, strides=2, padding="same", kernel_initializer=normal())(h)
         if i > 0:  # none at D's input; no learned scale and shift: see the DCGAN sheet
             h = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False)(h)
@@ -162,7 +174,9 @@ def train_step(networks, trainers, images, labels, latents):
     for layer in discriminator.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.trainable = True
-    g_loss = trainers["generator"].train_on_batch([latents, labels], np.ones((n, 1), dtype=np.float32))
+    g_loss = trainers["generator"].train_on_batch(
+        [latents, labels], np.ones((n, 1), dtype=np.float32)
+    )
     return {"d_loss": float(d_loss), "g_loss": float(g_loss)}
     # END SOLUTION Q3
 
@@ -184,18 +198,30 @@ def train(config, data, networks=None, callback=None, run=None):
         adam = dict(learning_rate=config.lr, beta_1=config.beta1, epsilon=1e-8)  # 1e-8 as torch's
         # D's trainer: the same D on real and on fake images, its two logits side by side per row
         shape = (config.image_size, config.image_size, config.channels)
-        real, fake, labels = keras.Input(shape), keras.Input(shape), keras.Input((config.num_classes,))
-        logits = layers.Concatenate(axis=1)([discriminator([real, labels]), discriminator([fake, labels])])
+        real, fake, labels = (
+            keras.Input(shape),
+            keras.Input(shape),
+            keras.Input((config.num_classes,)),
+        )
+        logits = layers.Concatenate(axis=1)(
+            [discriminator([real, labels]), discriminator([fake, labels])]
+        )
         d_trainer = keras.Model([real, fake, labels], logits, name="discriminator_trainer")
         d_trainer.compile(optimizer=keras.optimizers.Adam(**adam), loss=discriminator_loss)
         # G's trainer: the combined model G → D, trained with D frozen (see train_step)
         latents = keras.Input((config.latent_dim,))
         combined = keras.Model(
-            [latents, labels], discriminator([generator([latents, labels]), labels]), name="combined"
+            [latents, labels],
+            discriminator([generator([latents, labels]), labels]),
+            name="combined",
         )
         combined.compile(optimizer=keras.optimizers.Adam(**adam), loss=generator_loss)
         # and G's forward pass that makes D's fakes
-        trainers = {"discriminator": d_trainer, "generator": combined, "fakes": TrainingMode(generator)}
+        trainers = {
+            "discriminator": d_trainer,
+            "generator": combined,
+            "fakes": TrainingMode(generator),
+        }
         # END SOLUTION Q3
         run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
         stream = run.stream(batches(data.images, data.labels, config))
@@ -212,7 +238,9 @@ def train(config, data, networks=None, callback=None, run=None):
             for name, value in losses.items():
                 history[name].append(value)
             if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
-                history["diversity"].append(gan_metrics.diversity(generate(networks, fixed, fixed_labels)))
+                history["diversity"].append(
+                    gan_metrics.diversity(generate(networks, fixed, fixed_labels))
+                )
             else:  # and held between measurements (a resumed run finds it in its history)
                 history["diversity"].append(history["diversity"][-1])
             if callback:
@@ -248,7 +276,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Conditional GAN in Keras 3")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
     if config.class_id >= 0:  # 64 samples of the asked class
         latents, labels = fixed, np.full(64, config.class_id)
     else:  # one row per class, the same 8 noises in every row: the label alone changes the shape
@@ -260,7 +290,9 @@ def main(argv=None):
     def samples(networks):
         images = generate(networks, latents, labels)
         return (
-            images if config.class_id >= 0 else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
+            images
+            if config.class_id >= 0
+            else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
         )
 
     def score(networks):  # 1000 fresh samples, each class asked for in turn: see gendojo/quality.py

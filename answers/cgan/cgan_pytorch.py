@@ -34,7 +34,9 @@ class Config:
     steps: int = 2000
     batch_size: int = 32  # 64 draws crisper shapes in twice the time (see the sheet)
     lr: float = 2e-4
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -74,13 +76,17 @@ class Generator(nn.Module):
         self.size, self.num_classes = config.image_size // 16, config.num_classes
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
 
-        def up(cin, cout):  # "same": padding 2 trims the overhang, output_padding 1 adds the last row
+        def up(
+            cin, cout
+        ):  # "same": padding 2 trims the overhang, output_padding 1 adds the last row
             return nn.ConvTranspose2d(cin, cout, 5, stride=2, padding=2, output_padding=1)
 
         def norm(c):
             return nn.BatchNorm2d(c, momentum=0.1, eps=1e-5)
 
-        self.dense = nn.Linear(config.latent_dim + config.num_classes, self.size * self.size * self.top)
+        self.dense = nn.Linear(
+            config.latent_dim + config.num_classes, self.size * self.size * self.top
+        )
         self.norm = norm(self.top)
         self.layers = nn.Sequential(
             up(self.top, c1), norm(c1), nn.ReLU(),
@@ -92,7 +98,9 @@ class Generator(nn.Module):
 
     def forward(self, z, y):
         # BEGIN SOLUTION Q1
-        x = self.dense(torch.cat([z, y], dim=1)).view(-1, self.top, self.size, self.size)  # the label joins z
+        x = self.dense(torch.cat([z, y], dim=1)).view(
+            -1, self.top, self.size, self.size
+        )  # the label joins z
         return self.layers(torch.relu(self.norm(x)))
         # END SOLUTION Q1
 
@@ -168,7 +176,9 @@ def train_step(networks, optimizers, images, labels, latents):
     generator, discriminator = networks["generator"], networks["discriminator"]
     fakes = generator(latents, labels)  # fakes get the real batch's labels: the same class mix
     # D first, on real and fake, each with its label; detach() keeps this update from reaching G.
-    d_loss = discriminator_loss(discriminator(images, labels), discriminator(fakes.detach(), labels))
+    d_loss = discriminator_loss(
+        discriminator(images, labels), discriminator(fakes.detach(), labels)
+    )
     optimizers["discriminator"].zero_grad()
     d_loss.backward()
     optimizers["discriminator"].step()
@@ -193,7 +203,9 @@ def train(config, data, networks=None, callback=None, run=None):
     )
     networks = networks or build(config)
     adam = dict(lr=config.lr, betas=(config.beta1, 0.999))
-    optimizers = {name: torch.optim.Adam(network.parameters(), **adam) for name, network in networks.items()}
+    optimizers = {
+        name: torch.optim.Adam(network.parameters(), **adam) for name, network in networks.items()
+    }
     device = device_for(config)
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, data.labels, config))
@@ -204,12 +216,16 @@ def train(config, data, networks=None, callback=None, run=None):
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         images, labels = (tensor.to(device) for tensor in next(stream))
-        latents = torch.from_numpy(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
+        latents = torch.from_numpy(
+            noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
+        )
         losses = train_step(networks, optimizers, images, labels, latents.to(device))
         for name, value in losses.items():
             history[name].append(value)
         if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
-            history["diversity"].append(gan_metrics.diversity(generate(networks, fixed, fixed_labels)))
+            history["diversity"].append(
+                gan_metrics.diversity(generate(networks, fixed, fixed_labels))
+            )
         else:  # and held between measurements (a resumed run finds it in its history)
             history["diversity"].append(history["diversity"][-1])
         if callback:
@@ -225,7 +241,9 @@ def generate(networks, latents, labels):
     generator = networks["generator"]
     device = next(generator.parameters()).device
     z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(device)
-    y = nn.functional.one_hot(torch.as_tensor(np.asarray(labels), dtype=torch.long), generator.num_classes)
+    y = nn.functional.one_hot(
+        torch.as_tensor(np.asarray(labels), dtype=torch.long), generator.num_classes
+    )
     training = generator.training
     generator.eval()  # BatchNorm uses its running statistics, so a sample does not depend on its batch
     images = generator(z, y.float().to(device))
@@ -257,7 +275,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Conditional GAN in PyTorch")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
     if config.class_id >= 0:  # 64 samples of the asked class
         latents, labels = fixed, np.full(64, config.class_id)
     else:  # one row per class, the same 8 noises in every row: the label alone changes the shape
@@ -269,7 +289,9 @@ def main(argv=None):
     def samples(networks):
         images = generate(networks, latents, labels)
         return (
-            images if config.class_id >= 0 else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
+            images
+            if config.class_id >= 0
+            else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
         )
 
     def score(networks):  # 1000 fresh samples, each class asked for in turn: see gendojo/quality.py

@@ -33,7 +33,9 @@ class Config:
     steps: int = 2000
     batch_size: int = 32  # 64 draws crisper shapes in twice the time (see the sheet)
     lr: float = 2e-4
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -64,8 +66,12 @@ class Generator(tf.Module):
         # BEGIN SOLUTION Q1
         self.size, self.num_classes = config.image_size // 16, config.num_classes
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
-        self.dense = tf_core.Dense(config.latent_dim + config.num_classes, self.size * self.size * self.top)
-        self.norms = [tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)]
+        self.dense = tf_core.Dense(
+            config.latent_dim + config.num_classes, self.size * self.size * self.top
+        )
+        self.norms = [
+            tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)
+        ]
         # "SAME" makes a stride-2 transposed convolution exactly double the size; tf_core passes
         # tf.nn.conv2d_transpose that doubled output shape.
         channels = (self.top, c1, c2, c3, config.channels)
@@ -96,10 +102,13 @@ class Discriminator(tf.Module):
         size, self.num_classes = config.image_size // 16, config.num_classes
         # stride 2 instead of pooling: D learns its own downsampling
         self.convs = [
-            tf_core.Conv2D(a, b, 5, stride=2) for a, b in zip(channels[:-1], channels[1:], strict=True)
+            tf_core.Conv2D(a, b, 5, stride=2)
+            for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
         # none at D's input; no learned scale and shift: see the DCGAN sheet (Keras' frozen BatchNorm)
-        self.norms = [tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5, affine=False) for c in channels[2:]]
+        self.norms = [
+            tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5, affine=False) for c in channels[2:]
+        ]
         self.dense = tf_core.Dense(channels[-1] * size * size, 1)
         # END SOLUTION Q1
 
@@ -109,7 +118,9 @@ class Discriminator(tf.Module):
         h = tf.nn.leaky_relu(self.convs[0](tf.concat([x, maps], axis=-1)), alpha=0.2)
         for conv, norm in zip(self.convs[1:], self.norms, strict=True):
             h = tf.nn.leaky_relu(norm(conv(h), training), alpha=0.2)
-        return self.dense(tf.reshape(h, [tf.shape(h)[0], -1]))  # a logit: the loss applies the sigmoid
+        return self.dense(
+            tf.reshape(h, [tf.shape(h)[0], -1])
+        )  # a logit: the loss applies the sigmoid
         # END SOLUTION Q1
 
 
@@ -153,7 +164,9 @@ def train_step(networks, optimizers, images, labels, latents):
     # BEGIN SOLUTION Q3
     generator, discriminator = networks["generator"], networks["discriminator"]
     with tf.GradientTape() as g_tape:
-        fakes = generator(latents, labels, training=True)  # the real batch's labels: the same class mix
+        fakes = generator(
+            latents, labels, training=True
+        )  # the real batch's labels: the same class mix
         # D first, on real and fake, each with its label, in two passes (BatchNorm: each half with
         # its own batch statistics); stop_gradient keeps this update from reaching G.
         with tf.GradientTape() as d_tape:
@@ -168,7 +181,9 @@ def train_step(networks, optimizers, images, labels, latents):
         # variables are differentiated.
         g_loss = generator_loss(discriminator(fakes, labels, training=True))
     gradients = g_tape.gradient(g_loss, generator.trainable_variables)
-    optimizers["generator"].apply_gradients(zip(gradients, generator.trainable_variables, strict=True))
+    optimizers["generator"].apply_gradients(
+        zip(gradients, generator.trainable_variables, strict=True)
+    )
     return {"d_loss": d_loss, "g_loss": g_loss}
     # END SOLUTION Q3
 
@@ -185,7 +200,9 @@ def train(config, data, networks=None, callback=None, run=None):
     )
     networks = networks or build(config)
     optimizers = {
-        name: tf_core.Adam(network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1)
+        name: tf_core.Adam(
+            network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1
+        )
         for name, network in networks.items()
     }
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
@@ -198,12 +215,16 @@ def train(config, data, networks=None, callback=None, run=None):
     with tf.device(device_for(config)):
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
             images, labels = next(stream)
-            latents = tf.constant(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
+            latents = tf.constant(
+                noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
+            )
             losses = train_step(networks, optimizers, images, labels, latents)
             for name, value in losses.items():
                 history[name].append(float(value))
             if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
-                history["diversity"].append(gan_metrics.diversity(generate(networks, fixed, fixed_labels)))
+                history["diversity"].append(
+                    gan_metrics.diversity(generate(networks, fixed, fixed_labels))
+                )
             else:  # and held between measurements (a resumed run finds it in its history)
                 history["diversity"].append(history["diversity"][-1])
             if callback:
@@ -237,7 +258,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Conditional GAN in TensorFlow")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
     if config.class_id >= 0:  # 64 samples of the asked class
         latents, labels = fixed, np.full(64, config.class_id)
     else:  # one row per class, the same 8 noises in every row: the label alone changes the shape
@@ -249,7 +272,9 @@ def main(argv=None):
     def samples(networks):
         images = generate(networks, latents, labels)
         return (
-            images if config.class_id >= 0 else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
+            images
+            if config.class_id >= 0
+            else list(images.reshape(config.num_classes, 8, *images.shape[1:]))
         )
 
     def score(networks):  # 1000 fresh samples, each class asked for in turn: see gendojo/quality.py

@@ -80,7 +80,9 @@ class Decoder(chainer.Chain):
         size = config.image_size
         with self.init_scope():
             # outsize pins the output size; (H - 1)·2 + 2 = 2H is also what Chainer would infer
-            self.deconv1 = L.Deconvolution2D(16, 32, ksize=2, stride=2, pad=0, outsize=(size // 2, size // 2))
+            self.deconv1 = L.Deconvolution2D(
+                16, 32, ksize=2, stride=2, pad=0, outsize=(size // 2, size // 2)
+            )
             self.deconv2 = L.Deconvolution2D(
                 32, config.channels, ksize=2, stride=2, pad=0, outsize=(size, size)
             )

@@ -61,7 +61,9 @@ def Encoder(config):
     return keras.Sequential(
         [
             keras.Input(shape),
-            layers.Conv2D(32, 3, strides=1, padding="same", activation="relu"),  # "same" = pad 1 here
+            layers.Conv2D(
+                32, 3, strides=1, padding="same", activation="relu"
+            ),  # "same" = pad 1 here
             layers.MaxPooling2D(2),
             layers.Conv2D(16, 3, strides=1, padding="same", activation="relu"),
             layers.MaxPooling2D(2),

@@ -71,7 +71,9 @@ class Decoder(tf.Module):
         # BEGIN SOLUTION Q1
         # "VALID" is padding 0: the output is (H - 1)·2 + 2 = 2H
         self.deconv1 = tf_core.Conv2DTranspose(16, 32, kernel_size=2, stride=2, padding="VALID")
-        self.deconv2 = tf_core.Conv2DTranspose(32, config.channels, kernel_size=2, stride=2, padding="VALID")
+        self.deconv2 = tf_core.Conv2DTranspose(
+            32, config.channels, kernel_size=2, stride=2, padding="VALID"
+        )
         # END SOLUTION Q1
 
     def __call__(self, z):
@@ -146,7 +148,9 @@ def reconstruct(networks, images):
 
 # %% 8. Main
 def main(argv=None):
-    config = gendojo.parse_args(Config, argv, description="Convolutional Auto Encoder in TensorFlow")
+    config = gendojo.parse_args(
+        Config, argv, description="Convolutional Auto Encoder in TensorFlow"
+    )
     data = gendojo.load_dataset(config)
     fixed = data.images[:16]  # the same images in every grid, so grids are comparable over time
 

@@ -32,8 +32,12 @@ class Config:
     steps: int = 2000
     batch_size: int = 32  # 64 draws crisper shapes in twice the time (see the sheet)
     lr: float = field(default=2e-4, metadata={"help": "G's learning rate"})
-    d_lr: float = field(default=4e-4, metadata={"help": "D's learning rate: twice G's, see the sheet"})
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    d_lr: float = field(
+        default=4e-4, metadata={"help": "D's learning rate: twice G's, see the sheet"}
+    )
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -69,9 +73,13 @@ class Generator(chainer.Chain):
         self.size = config.image_size // 16
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
         channels = (self.top, c1, c2, c3, config.channels)
-        normal = chainer.initializers.Normal(0.02)  # the DCGAN paper's N(0, 0.02); biases start at 0
+        normal = chainer.initializers.Normal(
+            0.02
+        )  # the DCGAN paper's N(0, 0.02); biases start at 0
         with self.init_scope():
-            self.dense = L.Linear(config.latent_dim, self.size * self.size * self.top, initialW=normal)
+            self.dense = L.Linear(
+                config.latent_dim, self.size * self.size * self.top, initialW=normal
+            )
             self.norms = chainer.ChainList(
                 *(L.BatchNormalization(c, decay=0.9, eps=1e-5) for c in channels[:-1])
             )
@@ -81,7 +89,9 @@ class Generator(chainer.Chain):
                     L.Deconvolution2D(
                         a, b, 5, stride=2, pad=2, outsize=(self.size * 2**i,) * 2, initialW=normal
                     )
-                    for i, (a, b) in enumerate(zip(channels[:-1], channels[1:], strict=True), start=1)
+                    for i, (a, b) in enumerate(
+                        zip(channels[:-1], channels[1:], strict=True), start=1
+                    )
                 )
             )
         # END SOLUTION Q1
@@ -210,7 +220,9 @@ def train(config, data, networks=None, callback=None, run=None):
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         images = next(stream)
-        latents = device.send(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
+        latents = device.send(
+            noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
+        )
         losses = train_step(networks, optimizers, images, latents)
         for name, value in losses.items():
             history[name].append(value)
@@ -252,7 +264,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="DCGAN in Chainer")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
 
     def samples(networks):
         return generate(networks, fixed)

@@ -31,8 +31,12 @@ class Config:
     steps: int = 2000
     batch_size: int = 32  # 64 draws crisper shapes in twice the time (see the sheet)
     lr: float = field(default=2e-4, metadata={"help": "G's learning rate"})
-    d_lr: float = field(default=4e-4, metadata={"help": "D's learning rate: twice G's, see the sheet"})
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    d_lr: float = field(
+        default=4e-4, metadata={"help": "D's learning rate: twice G's, see the sheet"}
+    )
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -70,7 +74,9 @@ def Generator(config):
     def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    def up(channels, **kwargs):  # padding="same": a stride-2 transposed convolution doubles the size
+    def up(
+        channels, **kwargs
+    ):  # padding="same": a stride-2 transposed convolution doubles the size
         return layers.Conv2DTranspose(
             channels, 5, strides=2, padding="same", kernel_initializer=normal(), **kwargs
         )
@@ -208,7 +214,11 @@ def train(config, data, networks=None, callback=None, run=None):
         g_optimizer = keras.optimizers.Adam(learning_rate=rates["generator"], **adam)
         combined.compile(optimizer=g_optimizer, loss=generator_loss)
         # and G's forward pass that makes D's fakes
-        trainers = {"discriminator": d_trainer, "generator": combined, "fakes": TrainingMode(generator)}
+        trainers = {
+            "discriminator": d_trainer,
+            "generator": combined,
+            "fakes": TrainingMode(generator),
+        }
         # END SOLUTION Q3
         run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
         stream = run.stream(batches(data.images, config))
@@ -256,7 +266,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="DCGAN in Keras 3")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
 
     def samples(networks):
         return generate(networks, fixed)

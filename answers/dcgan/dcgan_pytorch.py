@@ -30,8 +30,12 @@ class Config:
     steps: int = 2000
     batch_size: int = 32  # 64 draws crisper shapes in twice the time (see the sheet)
     lr: float = field(default=2e-4, metadata={"help": "G's learning rate"})
-    d_lr: float = field(default=4e-4, metadata={"help": "D's learning rate: twice G's, see the sheet"})
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    d_lr: float = field(
+        default=4e-4, metadata={"help": "D's learning rate: twice G's, see the sheet"}
+    )
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -71,7 +75,9 @@ class Generator(nn.Module):
         self.size = config.image_size // 16
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
 
-        def up(cin, cout):  # "same": padding 2 trims the overhang, output_padding 1 adds the last row
+        def up(
+            cin, cout
+        ):  # "same": padding 2 trims the overhang, output_padding 1 adds the last row
             return nn.ConvTranspose2d(cin, cout, 5, stride=2, padding=2, output_padding=1)
 
         def norm(c):
@@ -202,7 +208,9 @@ def train(config, data, networks=None, callback=None, run=None):
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         images = next(stream).to(device)
-        latents = torch.from_numpy(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
+        latents = torch.from_numpy(
+            noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
+        )
         losses = train_step(networks, optimizers, images, latents.to(device))
         for name, value in losses.items():
             history[name].append(value)
@@ -251,7 +259,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="DCGAN in PyTorch")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
 
     def samples(networks):
         return generate(networks, fixed)

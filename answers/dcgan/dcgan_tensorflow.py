@@ -29,8 +29,12 @@ class Config:
     steps: int = 2000
     batch_size: int = 32  # 64 draws crisper shapes in twice the time (see the sheet)
     lr: float = field(default=2e-4, metadata={"help": "G's learning rate"})
-    d_lr: float = field(default=4e-4, metadata={"help": "D's learning rate: twice G's, see the sheet"})
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    d_lr: float = field(
+        default=4e-4, metadata={"help": "D's learning rate: twice G's, see the sheet"}
+    )
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -61,7 +65,9 @@ class Generator(tf.Module):
         self.size = config.image_size // 16
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
         self.dense = tf_core.Dense(config.latent_dim, self.size * self.size * self.top)
-        self.norms = [tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)]
+        self.norms = [
+            tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)
+        ]
         # "SAME" makes a stride-2 transposed convolution exactly double the size; tf_core passes
         # tf.nn.conv2d_transpose that doubled output shape.
         channels = (self.top, c1, c2, c3, config.channels)
@@ -90,10 +96,13 @@ class Discriminator(tf.Module):
         size = config.image_size // 16
         # stride 2 instead of pooling: D learns its own downsampling
         self.convs = [
-            tf_core.Conv2D(a, b, 5, stride=2) for a, b in zip(channels[:-1], channels[1:], strict=True)
+            tf_core.Conv2D(a, b, 5, stride=2)
+            for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
         # no BatchNorm at D's input; no learned scale and shift: see the sheet (Keras' frozen BatchNorm)
-        self.norms = [tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5, affine=False) for c in channels[2:]]
+        self.norms = [
+            tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5, affine=False) for c in channels[2:]
+        ]
         self.dense = tf_core.Dense(channels[-1] * size * size, 1)
         # END SOLUTION Q1
 
@@ -102,7 +111,9 @@ class Discriminator(tf.Module):
         h = tf.nn.leaky_relu(self.convs[0](x), alpha=0.2)
         for conv, norm in zip(self.convs[1:], self.norms, strict=True):
             h = tf.nn.leaky_relu(norm(conv(h), training), alpha=0.2)
-        return self.dense(tf.reshape(h, [tf.shape(h)[0], -1]))  # a logit: the loss applies the sigmoid
+        return self.dense(
+            tf.reshape(h, [tf.shape(h)[0], -1])
+        )  # a logit: the loss applies the sigmoid
         # END SOLUTION Q1
 
 
@@ -165,9 +176,13 @@ def train_step(networks, optimizers, images, latents):
             zip(gradients, discriminator.trainable_variables, strict=True)
         )
         # Then G, through the freshly updated D; only G's variables are differentiated.
-        g_loss = generator_loss(discriminator(fakes, training=True))  # D's BatchNorm: batch statistics
+        g_loss = generator_loss(
+            discriminator(fakes, training=True)
+        )  # D's BatchNorm: batch statistics
     gradients = g_tape.gradient(g_loss, generator.trainable_variables)
-    optimizers["generator"].apply_gradients(zip(gradients, generator.trainable_variables, strict=True))
+    optimizers["generator"].apply_gradients(
+        zip(gradients, generator.trainable_variables, strict=True)
+    )
     return {"d_loss": d_loss, "g_loss": g_loss}
     # END SOLUTION Q3
 
@@ -180,7 +195,9 @@ def train(config, data, networks=None, callback=None, run=None):
     networks = networks or build(config)
     rates = {"generator": config.lr, "discriminator": config.d_lr}  # D learns faster than G
     optimizers = {
-        name: tf_core.Adam(network.trainable_variables, learning_rate=rates[name], beta_1=config.beta1)
+        name: tf_core.Adam(
+            network.trainable_variables, learning_rate=rates[name], beta_1=config.beta1
+        )
         for name, network in networks.items()
     }
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
@@ -192,7 +209,9 @@ def train(config, data, networks=None, callback=None, run=None):
     with tf.device(device_for(config)):
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
             images = next(stream)
-            latents = tf.constant(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
+            latents = tf.constant(
+                noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
+            )
             losses = train_step(networks, optimizers, images, latents)
             for name, value in losses.items():
                 history[name].append(float(value))
@@ -227,7 +246,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="DCGAN in TensorFlow")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
 
     def samples(networks):
         return generate(networks, fixed)

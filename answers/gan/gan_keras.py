@@ -29,7 +29,9 @@ class Config:
     steps: int = 3000
     batch_size: int = 64
     lr: float = 2e-4
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -162,7 +164,10 @@ def train(config, data, networks=None, callback=None, run=None):
         noise = run.noise(np.random.default_rng(config.seed))
         fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
         history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
-        optimizers = {"discriminator": discriminator.optimizer, "generator": trainers["generator"].optimizer}
+        optimizers = {
+            "discriminator": discriminator.optimizer,
+            "generator": trainers["generator"].optimizer,
+        }
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
             images = next(stream)
             latents = noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
@@ -201,7 +206,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="GAN in Keras 3")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
 
     def samples(networks):
         return generate(networks, fixed)

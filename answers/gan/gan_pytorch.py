@@ -28,7 +28,9 @@ class Config:
     steps: int = 3000
     batch_size: int = 64
     lr: float = 2e-4
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -109,7 +111,9 @@ def build(config):
     device = device_for(config)
     networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
     for network in networks.values():
-        for module in network.modules():  # Glorot weights, zero biases: as Keras, tf_core and Chainer here
+        for (
+            module
+        ) in network.modules():  # Glorot weights, zero biases: as Keras, tf_core and Chainer here
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
@@ -161,7 +165,9 @@ def train(config, data, networks=None, callback=None, run=None):
     ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     adam = dict(lr=config.lr, betas=(config.beta1, 0.999))
-    optimizers = {name: torch.optim.Adam(network.parameters(), **adam) for name, network in networks.items()}
+    optimizers = {
+        name: torch.optim.Adam(network.parameters(), **adam) for name, network in networks.items()
+    }
     device = device_for(config)
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, config))
@@ -171,7 +177,9 @@ def train(config, data, networks=None, callback=None, run=None):
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         images = next(stream).to(device)
-        latents = torch.from_numpy(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
+        latents = torch.from_numpy(
+            noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
+        )
         losses = train_step(networks, optimizers, images, latents.to(device))
         for name, value in losses.items():
             history[name].append(value)
@@ -212,7 +220,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="GAN in PyTorch")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
 
     def samples(networks):
         return generate(networks, fixed)

@@ -27,7 +27,9 @@ class Config:
     steps: int = 3000
     batch_size: int = 64
     lr: float = 2e-4
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -120,7 +122,9 @@ def train_step(networks, optimizers, images, latents):
         fakes = generator(latents)
         # D first, on real and fake; stop_gradient keeps this update from reaching G.
         with tf.GradientTape() as d_tape:
-            d_loss = discriminator_loss(discriminator(images), discriminator(tf.stop_gradient(fakes)))
+            d_loss = discriminator_loss(
+                discriminator(images), discriminator(tf.stop_gradient(fakes))
+            )
         gradients = d_tape.gradient(d_loss, discriminator.trainable_variables)
         optimizers["discriminator"].apply_gradients(
             zip(gradients, discriminator.trainable_variables, strict=True)
@@ -128,7 +132,9 @@ def train_step(networks, optimizers, images, latents):
         # Then G, through the freshly updated D; only G's variables are differentiated.
         g_loss = generator_loss(discriminator(fakes))
     gradients = g_tape.gradient(g_loss, generator.trainable_variables)
-    optimizers["generator"].apply_gradients(zip(gradients, generator.trainable_variables, strict=True))
+    optimizers["generator"].apply_gradients(
+        zip(gradients, generator.trainable_variables, strict=True)
+    )
     return {"d_loss": d_loss, "g_loss": g_loss}
     # END SOLUTION Q3
 
@@ -140,7 +146,9 @@ def train(config, data, networks=None, callback=None, run=None):
     ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     optimizers = {
-        name: tf_core.Adam(network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1)
+        name: tf_core.Adam(
+            network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1
+        )
         for name, network in networks.items()
     }
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
@@ -152,7 +160,9 @@ def train(config, data, networks=None, callback=None, run=None):
     with tf.device(device_for(config)):
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
             images = next(stream)
-            latents = tf.constant(noise.standard_normal((len(images), config.latent_dim), dtype=np.float32))
+            latents = tf.constant(
+                noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
+            )
             losses = train_step(networks, optimizers, images, latents)
             for name, value in losses.items():
                 history[name].append(float(value))
@@ -187,7 +197,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="GAN in TensorFlow")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
 
     def samples(networks):
         return generate(networks, fixed)

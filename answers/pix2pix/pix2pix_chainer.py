@@ -33,7 +33,9 @@ class Config:
     steps: int = 1000
     batch_size: int = 16
     lr: float = 2e-4
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -73,10 +75,14 @@ class Generator(chainer.Chain):
         super().__init__()
         # BEGIN SOLUTION Q1
         chans = widths(config)
-        glorot = chainer.initializers.GlorotUniform()  # as Keras and tf_core; Chainer's default is LeCun
+        glorot = (
+            chainer.initializers.GlorotUniform()
+        )  # as Keras and tf_core; Chainer's default is LeCun
         with self.init_scope():
             self.down, self.down_norms = chainer.ChainList(), chainer.ChainList()
-            for level, (cin, cout) in enumerate(zip([config.channels, *chans[:-1]], chans, strict=True)):
+            for level, (cin, cout) in enumerate(
+                zip([config.channels, *chans[:-1]], chans, strict=True)
+            ):
                 self.down.append(L.Convolution2D(cin, cout, 4, stride=2, pad=1, initialW=glorot))
                 if level:  # none on the first level
                     self.down_norms.append(L.BatchNormalization(cout, decay=0.9, eps=1e-5))
@@ -84,9 +90,13 @@ class Generator(chainer.Chain):
             for block, level in enumerate(range(config.depth - 2, -1, -1)):
                 # the deepest block takes the bottleneck; the others also take the skip beside them
                 cin = chans[-1] if block == 0 else 2 * chans[level + 1]
-                self.up.append(L.Deconvolution2D(cin, chans[level], 4, stride=2, pad=1, initialW=glorot))
+                self.up.append(
+                    L.Deconvolution2D(cin, chans[level], 4, stride=2, pad=1, initialW=glorot)
+                )
                 self.up_norms.append(L.BatchNormalization(chans[level], decay=0.9, eps=1e-5))
-            self.out = L.Deconvolution2D(2 * chans[0], config.channels, 4, stride=2, pad=1, initialW=glorot)
+            self.out = L.Deconvolution2D(
+                2 * chans[0], config.channels, 4, stride=2, pad=1, initialW=glorot
+            )
         # END SOLUTION Q1
 
     def forward(self, x):
@@ -99,7 +109,9 @@ class Generator(chainer.Chain):
         skips.pop()  # the bottleneck itself is no skip
         for block, (conv, norm) in enumerate(zip(self.up, self.up_norms, strict=True)):
             x = norm(conv(x))
-            if block < 2:  # dropout is G's only noise: in the two deepest decoder blocks (train mode only)
+            if (
+                block < 2
+            ):  # dropout is G's only noise: in the two deepest decoder blocks (train mode only)
                 x = F.dropout(x, 0.5)
             x = F.concat([F.relu(x), skips.pop()], axis=1)  # skip connection: concatenate channels
         return F.tanh(self.out(x))
@@ -113,9 +125,13 @@ class Discriminator(chainer.Chain):
         w = config.d_width
         glorot = chainer.initializers.GlorotUniform()
         with self.init_scope():
-            self.conv1 = L.Convolution2D(2 * config.channels, w, 4, stride=2, pad=1, initialW=glorot)
+            self.conv1 = L.Convolution2D(
+                2 * config.channels, w, 4, stride=2, pad=1, initialW=glorot
+            )
             self.conv2 = L.Convolution2D(w, 2 * w, 4, stride=2, pad=1, initialW=glorot)
-            self.logits = L.Convolution2D(2 * w, 1, 3, stride=1, pad=1, initialW=glorot)  # one per patch
+            self.logits = L.Convolution2D(
+                2 * w, 1, 3, stride=1, pad=1, initialW=glorot
+            )  # one per patch
         # END SOLUTION Q1
 
     def forward(self, sources, targets):
@@ -134,7 +150,9 @@ def build(config):
         f"--image-size must be a multiple of 2**depth = {2**config.depth} (the U-Net halves it "
         f"{config.depth} times), not {config.image_size}",
     )
-    np.random.seed(config.seed)  # Chainer's initializers and F.dropout draw from NumPy's global generator
+    np.random.seed(
+        config.seed
+    )  # Chainer's initializers and F.dropout draw from NumPy's global generator
     device = device_for(config)
     networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
     for network in networks.values():
@@ -179,7 +197,9 @@ def train_step(networks, optimizers, sources, targets, l1_weight):
     l1 = l1_loss(targets, fakes)
     generator.cleargrads()
     (g_loss + l1_weight * l1).backward()
-    optimizers["generator"].update()  # only G's optimizer steps: D's stray gradients are cleared next time
+    optimizers[
+        "generator"
+    ].update()  # only G's optimizer steps: D's stray gradients are cleared next time
     return {"d_loss": float(d_loss.array), "g_loss": float(g_loss.array), "l1": float(l1.array)}
     # END SOLUTION Q3
 
@@ -197,7 +217,9 @@ def train(config, data, networks=None, callback=None, run=None):
     networks = networks or build(config)
     optimizers = {}
     for name, network in networks.items():
-        optimizers[name] = chainer.optimizers.Adam(alpha=config.lr, beta1=config.beta1)  # alpha: the lr
+        optimizers[name] = chainer.optimizers.Adam(
+            alpha=config.lr, beta1=config.beta1
+        )  # alpha: the lr
         optimizers[name].setup(network)
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.sources, data.images, config))

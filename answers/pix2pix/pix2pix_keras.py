@@ -32,7 +32,9 @@ class Config:
     steps: int = 1000
     batch_size: int = 16
     lr: float = 2e-4
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -84,7 +86,9 @@ def Generator(config):
         x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
         if block < 2:  # dropout is G's only noise: in the two deepest decoder blocks
             x = layers.Dropout(0.5)(x)
-        x = layers.Concatenate()([layers.ReLU()(x), skips.pop()])  # skip connection: concatenate channels
+        x = layers.Concatenate()(
+            [layers.ReLU()(x), skips.pop()]
+        )  # skip connection: concatenate channels
     x = layers.Conv2DTranspose(config.channels, 4, strides=2, padding="same", activation="tanh")(x)
     return keras.Model(sources, x, name="generator")
     # END SOLUTION Q1
@@ -187,7 +191,10 @@ def train(config, data, networks=None, callback=None, run=None):
         run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
         stream = run.stream(batches(data.sources, data.images, config))
         history = run.history({"d_loss": [], "g_loss": [], "l1": []})
-        optimizers = {"discriminator": discriminator.optimizer, "generator": trainers["generator"].optimizer}
+        optimizers = {
+            "discriminator": discriminator.optimizer,
+            "generator": trainers["generator"].optimizer,
+        }
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
             losses = train_step(networks, trainers, *next(stream))
             for name, value in losses.items():

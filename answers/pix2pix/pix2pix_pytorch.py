@@ -31,7 +31,9 @@ class Config:
     steps: int = 1000
     batch_size: int = 16
     lr: float = 2e-4
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -73,7 +75,9 @@ class Generator(nn.Module):
         # BEGIN SOLUTION Q1
         chans = widths(config)
         self.down = nn.ModuleList()
-        for level, (cin, cout) in enumerate(zip([config.channels, *chans[:-1]], chans, strict=True)):
+        for level, (cin, cout) in enumerate(
+            zip([config.channels, *chans[:-1]], chans, strict=True)
+        ):
             conv = nn.Conv2d(cin, cout, 4, stride=2, padding=1)
             norm = nn.BatchNorm2d(cout, momentum=0.1, eps=1e-5) if level else nn.Identity()
             self.down.append(nn.Sequential(conv, norm, nn.LeakyReLU(0.2)))
@@ -131,7 +135,9 @@ def build(config):
     device = device_for(config)
     networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
     for network in networks.values():
-        for module in network.modules():  # Glorot weights, zero biases: as Keras, tf_core and Chainer here
+        for (
+            module
+        ) in network.modules():  # Glorot weights, zero biases: as Keras, tf_core and Chainer here
             if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
@@ -175,7 +181,9 @@ def train_step(networks, optimizers, sources, targets, l1_weight):
     l1 = l1_loss(targets, fakes)
     optimizers["generator"].zero_grad()
     (g_loss + l1_weight * l1).backward()
-    optimizers["generator"].step()  # only G's optimizer steps: D's stray gradients are cleared next time
+    optimizers[
+        "generator"
+    ].step()  # only G's optimizer steps: D's stray gradients are cleared next time
     return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "l1": l1.item()}
     # END SOLUTION Q3
 
@@ -192,14 +200,18 @@ def train(config, data, networks=None, callback=None, run=None):
     gendojo.check(config.batch_size >= 2, "--batch-size must be at least 2 for BatchNorm")
     networks = networks or build(config)
     adam = dict(lr=config.lr, betas=(config.beta1, 0.999))
-    optimizers = {name: torch.optim.Adam(network.parameters(), **adam) for name, network in networks.items()}
+    optimizers = {
+        name: torch.optim.Adam(network.parameters(), **adam) for name, network in networks.items()
+    }
     device = device_for(config)
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.sources, data.images, config))
     history = run.history({"d_loss": [], "g_loss": [], "l1": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         sources, targets = next(stream)
-        losses = train_step(networks, optimizers, sources.to(device), targets.to(device), config.l1_weight)
+        losses = train_step(
+            networks, optimizers, sources.to(device), targets.to(device), config.l1_weight
+        )
         for name, value in losses.items():
             history[name].append(value)
         if callback:

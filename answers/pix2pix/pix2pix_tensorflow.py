@@ -31,7 +31,9 @@ class Config:
     steps: int = 1000
     batch_size: int = 16
     lr: float = 2e-4
-    beta1: float = field(default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"})
+    beta1: float = field(
+        default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -65,16 +67,22 @@ class Generator(tf.Module):
         # BEGIN SOLUTION Q1
         chans = widths(config)
         self.down, self.down_norms = [], []
-        for level, (cin, cout) in enumerate(zip([config.channels, *chans[:-1]], chans, strict=True)):
+        for level, (cin, cout) in enumerate(
+            zip([config.channels, *chans[:-1]], chans, strict=True)
+        ):
             self.down.append(tf_core.Conv2D(cin, cout, 4, stride=2, padding="SAME"))
-            self.down_norms.append(tf_core.BatchNorm(cout, momentum=0.9, epsilon=1e-5) if level else None)
+            self.down_norms.append(
+                tf_core.BatchNorm(cout, momentum=0.9, epsilon=1e-5) if level else None
+            )
         self.up, self.up_norms = [], []
         for block, level in enumerate(range(config.depth - 2, -1, -1)):
             # the deepest block takes the bottleneck; the others also take the skip beside them
             cin = chans[-1] if block == 0 else 2 * chans[level + 1]
             self.up.append(tf_core.Conv2DTranspose(cin, chans[level], 4, stride=2, padding="SAME"))
             self.up_norms.append(tf_core.BatchNorm(chans[level], momentum=0.9, epsilon=1e-5))
-        self.out = tf_core.Conv2DTranspose(2 * chans[0], config.channels, 4, stride=2, padding="SAME")
+        self.out = tf_core.Conv2DTranspose(
+            2 * chans[0], config.channels, 4, stride=2, padding="SAME"
+        )
         # dropout masks come from this seeded generator, so the same seed gives the same run
         self.noise = tf.random.Generator.from_seed(config.seed)
         # END SOLUTION Q1
@@ -89,10 +97,14 @@ class Generator(tf.Module):
         skips.pop()  # the bottleneck itself is no skip
         for block, (conv, norm) in enumerate(zip(self.up, self.up_norms, strict=True)):
             x = norm(conv(x), training)
-            if block < 2 and training:  # dropout is G's only noise: in the two deepest decoder blocks
+            if (
+                block < 2 and training
+            ):  # dropout is G's only noise: in the two deepest decoder blocks
                 seed = self.noise.make_seeds(1)[:, 0]
                 x = tf.nn.experimental.stateless_dropout(x, rate=0.5, seed=seed)
-            x = tf.concat([tf.nn.relu(x), skips.pop()], axis=-1)  # skip connection: concatenate channels
+            x = tf.concat(
+                [tf.nn.relu(x), skips.pop()], axis=-1
+            )  # skip connection: concatenate channels
         return tf.tanh(self.out(x))
         # END SOLUTION Q1
 
@@ -154,7 +166,9 @@ def train_step(networks, optimizers, sources, targets, l1_weight):
     with tf.GradientTape() as tape:
         logits = discriminator(tf.concat([sources, sources], 0), tf.concat([targets, fakes], 0))
         labels = tf.concat([tf.ones_like(logits[:n]), tf.zeros_like(logits[n:])], 0)
-        d_loss = adversarial_loss(labels, logits)  # the mean over 2N halves D's loss, as the paper does
+        d_loss = adversarial_loss(
+            labels, logits
+        )  # the mean over 2N halves D's loss, as the paper does
     gradients = tape.gradient(d_loss, discriminator.trainable_variables)
     optimizers["discriminator"].apply_gradients(
         zip(gradients, discriminator.trainable_variables, strict=True)
@@ -168,7 +182,9 @@ def train_step(networks, optimizers, sources, targets, l1_weight):
         loss = g_loss + l1_weight * l1
     # gradients for G's variables only: D stays as it is
     gradients = tape.gradient(loss, generator.trainable_variables)
-    optimizers["generator"].apply_gradients(zip(gradients, generator.trainable_variables, strict=True))
+    optimizers["generator"].apply_gradients(
+        zip(gradients, generator.trainable_variables, strict=True)
+    )
     return {"d_loss": d_loss, "g_loss": g_loss, "l1": l1}
     # END SOLUTION Q3
 
@@ -185,7 +201,9 @@ def train(config, data, networks=None, callback=None, run=None):
     gendojo.check(config.batch_size >= 2, "--batch-size must be at least 2 for BatchNorm")
     networks = networks or build(config)
     optimizers = {
-        name: tf_core.Adam(network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1)
+        name: tf_core.Adam(
+            network.trainable_variables, learning_rate=config.lr, beta_1=config.beta1
+        )
         for name, network in networks.items()
     }
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on

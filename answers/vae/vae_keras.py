@@ -27,9 +27,13 @@ class Config:
     image_size: int = 32
     channels: int = 3
     dataset_size: int = 4096
-    latent_dim: int = field(default=2, metadata={"help": "latent dimensions (2 can be drawn as a map)"})
+    latent_dim: int = field(
+        default=2, metadata={"help": "latent dimensions (2 can be drawn as a map)"}
+    )
     hidden_dim: int = field(default=256, metadata={"help": "units of the hidden dense layers"})
-    beta: float = field(default=1.0, metadata={"help": "weight of the KL term (1: plain VAE, >1: β-VAE)"})
+    beta: float = field(
+        default=1.0, metadata={"help": "weight of the KL term (1: plain VAE, >1: β-VAE)"}
+    )
     steps: int = 2000
     batch_size: int = 64
     lr: float = 1e-3
@@ -98,12 +102,16 @@ def reparameterize(mean, log_variance, seed=None):
 
 
 def build(config):
-    gendojo.check(config.latent_dim >= 1, f"--latent-dim must be at least 1, not {config.latent_dim}.")
+    gendojo.check(
+        config.latent_dim >= 1, f"--latent-dim must be at least 1, not {config.latent_dim}."
+    )
     gendojo.check(
         config.latent_dim >= 2 or not config.latent_plots,
         "the latent plots draw two latent dimensions: use --latent-dim 2 or more, or --no-latent-plots.",
     )
-    gendojo.check(config.beta >= 0, f"--beta weights the KL term and cannot be negative ({config.beta}).")
+    gendojo.check(
+        config.beta >= 0, f"--beta weights the KL term and cannot be negative ({config.beta})."
+    )
     keras.utils.set_random_seed(config.seed)
     with keras.device(device_for(config)):
         return {"encoder": Encoder(config), "decoder": Decoder(config)}
@@ -120,7 +128,9 @@ def reconstruction_loss(images, reconstructions):
 def kl_divergence(mean, log_variance):
     """KL(N(mean, exp(log_variance)) ‖ N(0, I)): summed over latent dimensions, averaged over the batch."""
     # BEGIN SOLUTION Q2
-    per_example = -0.5 * ops.sum(1 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=1)
+    per_example = -0.5 * ops.sum(
+        1 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=1
+    )
     return ops.mean(per_example)
     # END SOLUTION Q2
 
@@ -136,7 +146,9 @@ class VAE(keras.Model):
     def __init__(self, encoder, decoder, beta=1.0, seed=0):
         super().__init__(name="vae")
         self.encoder, self.decoder, self.beta = encoder, decoder, beta
-        self.seed_generator = keras.random.SeedGenerator(seed)  # random state every backend can trace
+        self.seed_generator = keras.random.SeedGenerator(
+            seed
+        )  # random state every backend can trace
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
 
@@ -155,7 +167,9 @@ class VAE(keras.Model):
         kl = kl_divergence(mean, log_variance)
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        return reconstruction + self.beta * kl  # the negative ELBO (up to a constant) when beta is 1
+        return (
+            reconstruction + self.beta * kl
+        )  # the negative ELBO (up to a constant) when beta is 1
         # END SOLUTION Q3
 
 
@@ -179,7 +193,9 @@ def train(config, data, networks=None, callback=None, run=None):
         vae.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr))
         # END SOLUTION Q3
         run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
-        run.noise(vae.seed_generator)  # saved with the run and restored, so a resumed run draws the same ε
+        run.noise(
+            vae.seed_generator
+        )  # saved with the run and restored, so a resumed run draws the same ε
         stream = run.stream(batches(data.images, config))
         history = run.history({"reconstruction": [], "kl": [], "loss": []})
         for step in run.steps(vae.optimizer, f"{TOPIC} {FRAMEWORK}"):
@@ -237,7 +253,11 @@ def main(argv=None):
     networks, _, out = gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
     if config.latent_plots:
         paths = latent_plots.save_all(
-            partial(encode, networks), partial(decode, networks), data, out, f"{TOPIC} · {FRAMEWORK}"
+            partial(encode, networks),
+            partial(decode, networks),
+            data,
+            out,
+            f"{TOPIC} · {FRAMEWORK}",
         )
         print(f"wrote {out}/: {', '.join(path.name for path in paths)}")
 

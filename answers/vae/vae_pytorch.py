@@ -27,9 +27,13 @@ class Config:
     image_size: int = 32
     channels: int = 3
     dataset_size: int = 4096
-    latent_dim: int = field(default=2, metadata={"help": "latent dimensions (2 can be drawn as a map)"})
+    latent_dim: int = field(
+        default=2, metadata={"help": "latent dimensions (2 can be drawn as a map)"}
+    )
     hidden_dim: int = field(default=256, metadata={"help": "units of the hidden dense layers"})
-    beta: float = field(default=1.0, metadata={"help": "weight of the KL term (1: plain VAE, >1: β-VAE)"})
+    beta: float = field(
+        default=1.0, metadata={"help": "weight of the KL term (1: plain VAE, >1: β-VAE)"}
+    )
     steps: int = 2000
     batch_size: int = 64
     lr: float = 1e-3
@@ -110,12 +114,16 @@ def reparameterize(mean, log_variance):
 
 
 def build(config):
-    gendojo.check(config.latent_dim >= 1, f"--latent-dim must be at least 1, not {config.latent_dim}.")
+    gendojo.check(
+        config.latent_dim >= 1, f"--latent-dim must be at least 1, not {config.latent_dim}."
+    )
     gendojo.check(
         config.latent_dim >= 2 or not config.latent_plots,
         "the latent plots draw two latent dimensions: use --latent-dim 2 or more, or --no-latent-plots.",
     )
-    gendojo.check(config.beta >= 0, f"--beta weights the KL term and cannot be negative ({config.beta}).")
+    gendojo.check(
+        config.beta >= 0, f"--beta weights the KL term and cannot be negative ({config.beta})."
+    )
     torch.manual_seed(config.seed)
     device = device_for(config)
     return {"encoder": Encoder(config).to(device), "decoder": Decoder(config).to(device)}
@@ -239,7 +247,11 @@ def main(argv=None):
     networks, _, out = gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
     if config.latent_plots:
         paths = latent_plots.save_all(
-            partial(encode, networks), partial(decode, networks), data, out, f"{TOPIC} · {FRAMEWORK}"
+            partial(encode, networks),
+            partial(decode, networks),
+            data,
+            out,
+            f"{TOPIC} · {FRAMEWORK}",
         )
         print(f"wrote {out}/: {', '.join(path.name for path in paths)}")
 

@@ -27,9 +27,13 @@ class Config:
     image_size: int = 32
     channels: int = 3
     dataset_size: int = 4096
-    latent_dim: int = field(default=2, metadata={"help": "latent dimensions (2 can be drawn as a map)"})
+    latent_dim: int = field(
+        default=2, metadata={"help": "latent dimensions (2 can be drawn as a map)"}
+    )
     hidden_dim: int = field(default=256, metadata={"help": "units of the hidden dense layers"})
-    beta: float = field(default=1.0, metadata={"help": "weight of the KL term (1: plain VAE, >1: β-VAE)"})
+    beta: float = field(
+        default=1.0, metadata={"help": "weight of the KL term (1: plain VAE, >1: β-VAE)"}
+    )
     steps: int = 2000
     batch_size: int = 64
     lr: float = 1e-3
@@ -102,12 +106,16 @@ def reparameterize(mean, log_variance, seed=None):
 
 
 def build(config):
-    gendojo.check(config.latent_dim >= 1, f"--latent-dim must be at least 1, not {config.latent_dim}.")
+    gendojo.check(
+        config.latent_dim >= 1, f"--latent-dim must be at least 1, not {config.latent_dim}."
+    )
     gendojo.check(
         config.latent_dim >= 2 or not config.latent_plots,
         "the latent plots draw two latent dimensions: use --latent-dim 2 or more, or --no-latent-plots.",
     )
-    gendojo.check(config.beta >= 0, f"--beta weights the KL term and cannot be negative ({config.beta}).")
+    gendojo.check(
+        config.beta >= 0, f"--beta weights the KL term and cannot be negative ({config.beta})."
+    )
     tf.random.set_seed(config.seed)
     with tf.device(device_for(config)):
         return {"encoder": Encoder(config), "decoder": Decoder(config)}
@@ -124,7 +132,9 @@ def reconstruction_loss(images, reconstructions):
 def kl_divergence(mean, log_variance):
     """KL(N(mean, exp(log_variance)) ‖ N(0, I)): summed over latent dimensions, averaged over the batch."""
     # BEGIN SOLUTION Q2
-    per_example = -0.5 * tf.reduce_sum(1 + log_variance - tf.square(mean) - tf.exp(log_variance), axis=1)
+    per_example = -0.5 * tf.reduce_sum(
+        1 + log_variance - tf.square(mean) - tf.exp(log_variance), axis=1
+    )
     return tf.reduce_mean(per_example)
     # END SOLUTION Q2
 
@@ -186,7 +196,9 @@ def train(config, data, networks=None, callback=None, run=None):
 def encode(networks, images):
     """NHWC images in [-1, 1] → (mean, log_variance), NumPy float32 arrays of shape (N, latent_dim)."""
     # BEGIN SOLUTION Q4
-    mean, log_variance = networks["encoder"](tf.convert_to_tensor(np.asarray(images, dtype=np.float32)))
+    mean, log_variance = networks["encoder"](
+        tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
+    )
     return mean.numpy(), log_variance.numpy()
     # END SOLUTION Q4
 
@@ -228,7 +240,11 @@ def main(argv=None):
     networks, _, out = gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
     if config.latent_plots:
         paths = latent_plots.save_all(
-            partial(encode, networks), partial(decode, networks), data, out, f"{TOPIC} · {FRAMEWORK}"
+            partial(encode, networks),
+            partial(decode, networks),
+            data,
+            out,
+            f"{TOPIC} · {FRAMEWORK}",
         )
         print(f"wrote {out}/: {', '.join(path.name for path in paths)}")
 

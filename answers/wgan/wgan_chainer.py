@@ -29,13 +29,17 @@ class Config:
     dataset_size: int = 4096
     latent_dim: int = 100
     g_width: float = field(default=0.25, metadata={"help": "scales G's reference channel widths"})
-    d_width: float = field(default=0.5, metadata={"help": "scales the critic's reference channel widths"})
+    d_width: float = field(
+        default=0.5, metadata={"help": "scales the critic's reference channel widths"}
+    )
     steps: int = 1500
     batch_size: int = 64
     # not the paper's 5e-5: in a few CPU minutes (1000-1500 steps) G had not left noise or collapse
     lr: float = 2e-4
     n_critic: int = field(default=5, metadata={"help": "critic updates per generator update"})
-    clip: float = field(default=0.01, metadata={"help": "every critic weight is clipped to [-clip, clip]"})
+    clip: float = field(
+        default=0.01, metadata={"help": "every critic weight is clipped to [-clip, clip]"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -71,9 +75,13 @@ class Generator(chainer.Chain):
         self.size = config.image_size // 16
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
         channels = (self.top, c1, c2, c3, config.channels)
-        normal = chainer.initializers.Normal(0.02)  # the DCGAN paper's N(0, 0.02); biases start at 0
+        normal = chainer.initializers.Normal(
+            0.02
+        )  # the DCGAN paper's N(0, 0.02); biases start at 0
         with self.init_scope():
-            self.dense = L.Linear(config.latent_dim, self.size * self.size * self.top, initialW=normal)
+            self.dense = L.Linear(
+                config.latent_dim, self.size * self.size * self.top, initialW=normal
+            )
             self.norms = chainer.ChainList(
                 *(L.BatchNormalization(c, decay=0.9, eps=1e-5) for c in channels[:-1])
             )
@@ -83,7 +91,9 @@ class Generator(chainer.Chain):
                     L.Deconvolution2D(
                         a, b, 5, stride=2, pad=2, outsize=(self.size * 2**i,) * 2, initialW=normal
                     )
-                    for i, (a, b) in enumerate(zip(channels[:-1], channels[1:], strict=True), start=1)
+                    for i, (a, b) in enumerate(
+                        zip(channels[:-1], channels[1:], strict=True), start=1
+                    )
                 )
             )
         # END SOLUTION Q1
@@ -160,7 +170,9 @@ def train_step(networks, optimizers, real_batches, latent_batches, clip):
     # BEGIN SOLUTION Q3
     generator, critic = networks["generator"], networks["critic"]
     for images, latents in zip(real_batches, latent_batches[:-1], strict=True):
-        with chainer.no_backprop_mode():  # the critic's update must not reach G: no graph through it
+        with (
+            chainer.no_backprop_mode()
+        ):  # the critic's update must not reach G: no graph through it
             fakes = generator(latents)
         loss = critic_loss(critic(images), critic(fakes))
         critic.cleargrads()
@@ -206,7 +218,8 @@ def train(config, data, networks=None, callback=None, run=None):
         real_batches = [next(stream) for _ in range(config.n_critic)]
         shape = (len(real_batches[0]), config.latent_dim)
         latent_batches = [  # fresh noise for each critic update, and for G's
-            device.send(noise.standard_normal(shape, dtype=np.float32)) for _ in range(config.n_critic + 1)
+            device.send(noise.standard_normal(shape, dtype=np.float32))
+            for _ in range(config.n_critic + 1)
         ]
         losses = train_step(networks, optimizers, real_batches, latent_batches, config.clip)
         for name, value in losses.items():
@@ -251,7 +264,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="WGAN (weight clipping) in Chainer")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
 
     def samples(networks):
         return generate(networks, fixed)

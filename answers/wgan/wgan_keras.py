@@ -28,13 +28,17 @@ class Config:
     dataset_size: int = 4096
     latent_dim: int = 100
     g_width: float = field(default=0.25, metadata={"help": "scales G's reference channel widths"})
-    d_width: float = field(default=0.5, metadata={"help": "scales the critic's reference channel widths"})
+    d_width: float = field(
+        default=0.5, metadata={"help": "scales the critic's reference channel widths"}
+    )
     steps: int = 1500
     batch_size: int = 64
     # not the paper's 5e-5: in a few CPU minutes (1000-1500 steps) G had not left noise or collapse
     lr: float = 2e-4
     n_critic: int = field(default=5, metadata={"help": "critic updates per generator update"})
-    clip: float = field(default=0.01, metadata={"help": "every critic weight is clipped to [-clip, clip]"})
+    clip: float = field(
+        default=0.01, metadata={"help": "every critic weight is clipped to [-clip, clip]"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -72,7 +76,9 @@ def Generator(config):
     def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    def up(channels, **kwargs):  # padding="same": a stride-2 transposed convolution doubles the size
+    def up(
+        channels, **kwargs
+    ):  # padding="same": a stride-2 transposed convolution doubles the size
         return layers.Conv2DTranspose(
             channels, 5, strides=2, padding="same", kernel_initializer=normal(), **kwargs
         )
@@ -172,7 +178,9 @@ def train_step(networks, trainers, real_batches, latent_batches, clip):
     # ...and off again, so the combined model G → critic updates G alone.
     critic.trainable = False
     latents = latent_batches[-1]
-    g_loss = trainers["generator"].train_on_batch(latents, -np.ones((len(latents), 1), dtype=np.float32))
+    g_loss = trainers["generator"].train_on_batch(
+        latents, -np.ones((len(latents), 1), dtype=np.float32)
+    )
     return {"critic_loss": loss, "g_loss": float(g_loss), "wasserstein": -loss}
     # END SOLUTION Q3
 
@@ -204,7 +212,13 @@ def train(config, data, networks=None, callback=None, run=None):
         noise = run.noise(np.random.default_rng(config.seed))
         fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
         history = run.history(
-            {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
+            {
+                "critic_loss": [],
+                "g_loss": [],
+                "wasserstein": [],
+                "diversity": [],
+                "critic_updates": [],
+            }
         )
         optimizers = {"critic": critic.optimizer, "generator": trainers["generator"].optimizer}
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
@@ -217,7 +231,9 @@ def train(config, data, networks=None, callback=None, run=None):
             for name, value in losses.items():
                 history[name].append(value)
             # the critic optimizer's own count of its updates: n_critic more after every step
-            history["critic_updates"].append(float(ops.convert_to_numpy(critic.optimizer.iterations)))
+            history["critic_updates"].append(
+                float(ops.convert_to_numpy(critic.optimizer.iterations))
+            )
             if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
                 history["diversity"].append(gan_metrics.diversity(generate(networks, fixed)))
             else:  # and held between measurements (a resumed run finds it in its history)
@@ -251,7 +267,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="WGAN (weight clipping) in Keras 3")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
 
     def samples(networks):
         return generate(networks, fixed)

@@ -27,13 +27,17 @@ class Config:
     dataset_size: int = 4096
     latent_dim: int = 100
     g_width: float = field(default=0.25, metadata={"help": "scales G's reference channel widths"})
-    d_width: float = field(default=0.5, metadata={"help": "scales the critic's reference channel widths"})
+    d_width: float = field(
+        default=0.5, metadata={"help": "scales the critic's reference channel widths"}
+    )
     steps: int = 1500
     batch_size: int = 64
     # not the paper's 5e-5: in a few CPU minutes (1000-1500 steps) G had not left noise or collapse
     lr: float = 2e-4
     n_critic: int = field(default=5, metadata={"help": "critic updates per generator update"})
-    clip: float = field(default=0.01, metadata={"help": "every critic weight is clipped to [-clip, clip]"})
+    clip: float = field(
+        default=0.01, metadata={"help": "every critic weight is clipped to [-clip, clip]"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -73,7 +77,9 @@ class Generator(nn.Module):
         self.size = config.image_size // 16
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
 
-        def up(cin, cout):  # "same": padding 2 trims the overhang, output_padding 1 adds the last row
+        def up(
+            cin, cout
+        ):  # "same": padding 2 trims the overhang, output_padding 1 adds the last row
             return nn.ConvTranspose2d(cin, cout, 5, stride=2, padding=2, output_padding=1)
 
         def norm(c):
@@ -254,7 +260,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="WGAN (weight clipping) in PyTorch")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
 
     def samples(networks):
         return generate(networks, fixed)

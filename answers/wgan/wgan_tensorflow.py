@@ -26,13 +26,17 @@ class Config:
     dataset_size: int = 4096
     latent_dim: int = 100
     g_width: float = field(default=0.25, metadata={"help": "scales G's reference channel widths"})
-    d_width: float = field(default=0.5, metadata={"help": "scales the critic's reference channel widths"})
+    d_width: float = field(
+        default=0.5, metadata={"help": "scales the critic's reference channel widths"}
+    )
     steps: int = 1500
     batch_size: int = 64
     # not the paper's 5e-5: in a few CPU minutes (1000-1500 steps) G had not left noise or collapse
     lr: float = 2e-4
     n_critic: int = field(default=5, metadata={"help": "critic updates per generator update"})
-    clip: float = field(default=0.01, metadata={"help": "every critic weight is clipped to [-clip, clip]"})
+    clip: float = field(
+        default=0.01, metadata={"help": "every critic weight is clipped to [-clip, clip]"}
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -63,7 +67,9 @@ class Generator(tf.Module):
         self.size = config.image_size // 16
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
         self.dense = tf_core.Dense(config.latent_dim, self.size * self.size * self.top)
-        self.norms = [tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)]
+        self.norms = [
+            tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)
+        ]
         # "SAME" makes a stride-2 transposed convolution exactly double the size; tf_core passes
         # tf.nn.conv2d_transpose that doubled output shape.
         channels = (self.top, c1, c2, c3, config.channels)
@@ -92,7 +98,8 @@ class Critic(tf.Module):
         size = config.image_size // 16
         # no BatchNorm, unlike the DCGAN's D: here it made the critic worse (see the sheet)
         self.convs = [
-            tf_core.Conv2D(a, b, 5, stride=2) for a, b in zip(channels[:-1], channels[1:], strict=True)
+            tf_core.Conv2D(a, b, 5, stride=2)
+            for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
         self.dense = tf_core.Dense(channels[-1] * size * size, 1)
         # END SOLUTION Q1
@@ -147,7 +154,9 @@ def train_step(networks, optimizers, real_batches, latent_batches, clip):
         with tf.GradientTape() as tape:
             loss = critic_loss(critic(images), critic(fakes))
         gradients = tape.gradient(loss, critic.trainable_variables)
-        optimizers["critic"].apply_gradients(zip(gradients, critic.trainable_variables, strict=True))
+        optimizers["critic"].apply_gradients(
+            zip(gradients, critic.trainable_variables, strict=True)
+        )
         # After every critic update, every critic weight (kernels and biases) back into [-clip, clip]
         for variable in critic.trainable_variables:
             variable.assign(tf.clip_by_value(variable, -clip, clip))
@@ -155,7 +164,9 @@ def train_step(networks, optimizers, real_batches, latent_batches, clip):
     with tf.GradientTape() as tape:
         g_loss = generator_loss(critic(generator(latent_batches[-1], training=True)))
     gradients = tape.gradient(g_loss, generator.trainable_variables)
-    optimizers["generator"].apply_gradients(zip(gradients, generator.trainable_variables, strict=True))
+    optimizers["generator"].apply_gradients(
+        zip(gradients, generator.trainable_variables, strict=True)
+    )
     return {"critic_loss": loss, "g_loss": g_loss, "wasserstein": -loss}
     # END SOLUTION Q3
 
@@ -168,7 +179,9 @@ def train(config, data, networks=None, callback=None, run=None):
     networks = networks or build(config)
     # RMSprop, no momentum; tf_core's computes as torch's: rho 0.99, epsilon 1e-8 after the square root
     optimizers = {
-        name: tf_core.RMSprop(network.trainable_variables, learning_rate=config.lr, rho=0.99, epsilon=1e-8)
+        name: tf_core.RMSprop(
+            network.trainable_variables, learning_rate=config.lr, rho=0.99, epsilon=1e-8
+        )
         for name, network in networks.items()
     }
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
@@ -223,7 +236,9 @@ def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="WGAN (weight clipping) in TensorFlow")
     data = gendojo.load_dataset(config)
     # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal((64, config.latent_dim), dtype=np.float32)
+    fixed = np.random.default_rng(config.seed).standard_normal(
+        (64, config.latent_dim), dtype=np.float32
+    )
 
     def samples(networks):
         return generate(networks, fixed)
