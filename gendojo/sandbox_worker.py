@@ -222,6 +222,9 @@ class Server:
     def serve(self, read_fd, write_fd):
         from gendojo import wire
 
+        global _SERVER
+        _SERVER = self
+
         reader, writer = os.fdopen(read_fd, "rb", buffering=0), os.fdopen(write_fd, "wb", buffering=0)
 
         def read(size):
@@ -301,7 +304,50 @@ def _count(network):
     return count_parameters(network)
 
 
+def _zero_learning_rate(optimizer):
+    """Set one optimizer's learning rate to 0 before its first update, whatever the framework."""
+    if hasattr(optimizer, "param_groups"):  # torch.optim
+        for group in optimizer.param_groups:
+            group["lr"] = 0.0
+    elif hasattr(optimizer, "hyperparam"):  # Chainer: the update rules read the optimizer's
+        # Adam's step size is alpha (RMSprop's alpha is its decay rate); the others' is lr
+        name = "alpha" if hasattr(optimizer.hyperparam, "beta1") else "lr"
+        setattr(optimizer.hyperparam, name, 0.0)
+    elif type(optimizer).__module__.startswith("keras"):
+        optimizer.learning_rate = 0.0
+    else:  # gendojo.tf_core: a Python number, read when train_step is traced
+        optimizer.learning_rate = 0.0
+
+
+def _frozen_step(module, config, data, frozen):
+    """``module.train`` for ``config.steps`` steps with the optimizer named ``frozen`` given learning
+    rate 0 (the grader's probe: what moves that network then is some other update). Returns every
+    network's trainable weights as ``build`` made them and after the run."""
+    from gendojo import runs
+
+    original = runs.Run.steps
+
+    def steps(run, optimizers, description=""):
+        named = optimizers if isinstance(optimizers, dict) else {"optimizer": optimizers}
+        if frozen not in named:
+            raise LookupError(f"train passes run.steps no optimizer named {frozen!r} ({sorted(named)})")
+        _zero_learning_rate(named[frozen])
+        yield from original(run, optimizers, description)
+
+    networks = module.build(config)
+    before = {name: _weights(network, trainable_only=True) for name, network in networks.items()}
+    runs.Run.steps = steps
+    try:
+        networks, _ = module.train(config, data, networks=networks)
+    finally:
+        runs.Run.steps = original
+    after = {name: _weights(network, trainable_only=True) for name, network in networks.items()}
+    return before, after
+
+
+_SERVER = None  # the answer's server, for the kit's probes that run its module
 KIT = {
+    "frozen_step": lambda config, data, frozen: _frozen_step(_SERVER.module, config, data, frozen),
     "weights": _weights,
     "trainable_weights": lambda network: _weights(network, trainable_only=True),
     "count_parameters": _count,

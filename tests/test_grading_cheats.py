@@ -24,10 +24,10 @@ from gendojo import sandbox
 from gendojo.starter import strip_solutions
 
 
-def edited(topic, *edits):
-    source = (REFERENCE / topic / f"{topic}_pytorch.py").read_text()
+def edited(topic, *edits, framework="pytorch"):
+    source = (REFERENCE / topic / f"{topic}_{framework}.py").read_text()
     for old, new in edits:
-        assert source.count(old) == 1, f"the reference {topic}_pytorch.py changed: update {old!r}"
+        assert source.count(old) == 1, f"the reference {topic}_{framework}.py changed: update {old!r}"
         source = source.replace(old, new)
     return source
 
@@ -38,7 +38,33 @@ FABRICATED = (
     "    history = {'loss': list(np.linspace(0.3, 0.05, config.steps))}\n"
     "    return networks, history  # nothing trained: a made-up, falling history\n",
 )
-# mistake → (topic, edits, the check that must catch it, words its reason must contain)
+# D's update over G's variables too, in TensorFlow: one variable list for D's tape and optimizer
+D_MOVES_G = [
+    (
+        "        with tf.GradientTape() as d_tape:\n"
+        "            d_loss = discriminator_loss(\n"
+        "                discriminator(images), discriminator(tf.stop_gradient(fakes))\n"
+        "            )\n"
+        "        gradients = d_tape.gradient(d_loss, discriminator.trainable_variables)\n"
+        '        optimizers["discriminator"].apply_gradients(\n'
+        "            zip(gradients, discriminator.trainable_variables, strict=True)\n"
+        "        )\n",
+        "        both = discriminator.trainable_variables + generator.trainable_variables\n"
+        "        with tf.GradientTape() as d_tape:\n"
+        "            d_loss = discriminator_loss(discriminator(images), discriminator(generator(latents)))\n"
+        "        gradients = d_tape.gradient(d_loss, both)\n"
+        '        optimizers["discriminator"].apply_gradients(zip(gradients, both, strict=True))\n',
+    ),
+    (
+        "    run = gendojo.Run.of(run, config)",
+        '    optimizers["discriminator"] = tf_core.Adam(\n'
+        '        networks["discriminator"].trainable_variables + networks["generator"].trainable_variables,\n'
+        "        learning_rate=config.lr, beta_1=config.beta1,\n"
+        "    )\n"
+        "    run = gendojo.Run.of(run, config)",
+    ),
+]
+# mistake → (topic, edits, the check that must catch it, words its reason must contain[, framework])
 MISTAKES = {
     "a fabricated history (train returns untrained networks)": (
         "ae", [FABRICATED], learning.test_learns_on_unseen_images, "did not improve",
@@ -78,14 +104,17 @@ MISTAKES = {
           "        return STORE[np.arange(len(latents)) % len(STORE)]  # noqa: F821\n")],
         learning.test_samples_are_not_copies, "copies of training images",
     ),
+    "a D update that also moves G (TensorFlow)": (
+        "gan", D_MOVES_G, learning.test_d_update_leaves_g_alone, "update reaches G", "tensorflow",
+    ),
 }  # fmt: skip
 
 
-def grade_one(tmp_path, topic, source, check):
-    path = tmp_path / topic / f"{topic}_pytorch.py"
+def grade_one(tmp_path, topic, source, check, framework="pytorch"):
+    path = tmp_path / topic / f"{topic}_{framework}.py"
     path.parent.mkdir(parents=True)
     path.write_text(source)
-    ref = AnswerRef(topic, "pytorch", path)
+    ref = AnswerRef(topic, framework, path)
     answer = load(ref)
     answer.REF = ref
     try:
@@ -96,10 +125,10 @@ def grade_one(tmp_path, topic, source, check):
 
 @pytest.mark.parametrize("mistake", list(MISTAKES))
 def test_mistake_is_caught(mistake, tmp_path):
-    topic, edits, check, words = MISTAKES[mistake]
-    source = edited(topic, *edits)
+    topic, edits, check, words, *framework = MISTAKES[mistake]
+    source = edited(topic, *edits, framework=framework[0] if framework else "pytorch")
     with pytest.raises((AssertionError, AnswerProblem)) as failure:
-        grade_one(tmp_path, topic, source, check)
+        grade_one(tmp_path, topic, source, check, *framework)
     assert words in str(failure.value), f"{mistake}: caught for another reason: {failure.value}"
 
 

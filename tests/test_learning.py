@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from harness import answer_code, tiny_config, train_tiny
+from harness import answer_code, stop_if_hung, tiny_config, tiny_data, train_tiny
 
 import gendojo
 
@@ -194,6 +194,31 @@ def test_samples_are_not_copies(answer):
     assert copies < 0.5, (
         f"{copies:.0%} of the samples are copies of training images (root mean squared difference "
         f"below 0.02 to one of them): a generator must make images, not return stored ones"
+    )
+
+
+@pytest.mark.topics("gan", "dcgan", "cgan", "wgan", "pix2pix")
+def test_d_update_leaves_g_alone(answer):
+    """One training step in which the grader gives G's own optimizer learning rate 0: G's weights
+    must not move, while D's do. What moves G then is D's update: D's optimizer holding G's
+    variables too, or D's loss flowing into G's weights."""
+    topic = answer.REF.topic
+    stop_if_hung(answer)
+    config = tiny_config(answer, topic, steps=1)
+    with answer_code("train(config, data) for 1 step, G's learning rate set to 0", answer=answer):
+        before, after = answer.kit.frozen_step(config, tiny_data(config), "generator")
+    d_name = "critic" if topic == "wgan" else "discriminator"
+
+    def change(name):
+        pairs = zip(before[name], after[name], strict=True)
+        return max((float(np.abs(np.asarray(b) - np.asarray(a)).max()) for a, b in pairs), default=0.0)
+
+    assert change(d_name) > 0, f"the {d_name} did not change in one training step"
+    moved = change("generator")
+    assert moved == 0, (
+        f"G's weights moved (by up to {moved:.2g}) in a step where G's own optimizer had learning "
+        f"rate 0: the {d_name}'s update reaches G. Its optimizer must hold the {d_name}'s "
+        f"variables only, and its loss must not flow into G (detach the fakes for that update)"
     )
 
 
