@@ -80,6 +80,10 @@ def measure(answer, topic, seed):
         before = np.abs(answer.translate(fresh, sources) - targets).mean()
         after = np.abs(answer.translate(run.networks, sources) - targets).mean()
         out["training-pair L1 after/before"] = (after / before, 0.7, "below")
+        held = learning.held_out(run.config)
+        before = np.abs(answer.translate(fresh, held.sources) - held.images).mean()
+        after = np.abs(answer.translate(run.networks, held.sources) - held.images).mean()
+        out["held-out L1 after/before"] = (after / before, learning.LEARNED_RATIO[topic], "below")
     if topic in learning.GENERATING:
         made = learning.samples(answer, run.networks, run.config)
         out["samples' per-pixel spread"] = (float(made.std(axis=0).mean()), 1e-4, "above")

@@ -69,6 +69,9 @@ MISTAKES = {
     "a fabricated history (train returns untrained networks)": (
         "ae", [FABRICATED], learning.test_learns_on_unseen_images, "did not improve",
     ),
+    "a pix2pix train that returns untrained networks": (
+        "pix2pix", [FABRICATED], learning.test_learns_on_unseen_images, "did not improve",
+    ),
     "reconstruct returns its input": (
         "ae",
         [("    y = decoder(encoder(x)).clamp(-1, 1)\n", "    y = x\n")],

@@ -28,7 +28,7 @@ SEED = 9173  # the grader's noise: no answer can guess it from its own seed
 
 # after / before training, on held-out images; the reference answers reach (measured, see the
 # margins table) ae 0.27-0.36, convae 0.39-0.63, vae 0.40-0.52, pix2pix 0.55-0.70
-LEARNED_RATIO = {"ae": 0.7, "convae": 0.85, "vae": 0.75, "pix2pix": 0.85}
+LEARNED_RATIO = {"ae": 0.7, "convae": 0.85, "vae": 0.75, "pix2pix": 0.75}
 # VAE: mean log-variance of the codes after the tiny run (reference -4.2 to -2.9; 0.0 when the
 # decoder is trained on the mean instead of a sample), and KL at beta 20 / KL at beta 1
 # (reference 0.20-0.30; 1.0 when beta·KL is not in the optimised loss)
@@ -52,7 +52,7 @@ def _fresh(answer, config):
         return answer.build(config)
 
 
-@pytest.mark.topics(*RECONSTRUCTING)
+@pytest.mark.topics(*RECONSTRUCTING, "pix2pix")
 def test_learns_on_unseen_images(answer):
     """Reconstructions (AE, ConvAE, VAE) or translations (pix2pix) of images the training never
     saw are closer to their targets after ``train`` than with the networks ``build`` makes."""
