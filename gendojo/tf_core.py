@@ -37,8 +37,16 @@ class Dense(tf.Module):
         return tf.matmul(x, self.kernel) + self.bias
 
 
+def _explicit(padding):
+    """``padding`` as ``tf.nn`` takes it: "SAME", "VALID", or an int p for p pixels on every side
+    (PyTorch's and Chainer's padding; "SAME" at stride 2 pads 1 before and 2 after a 5 × 5 kernel)."""
+    if isinstance(padding, int):
+        return [[0, 0], [padding, padding], [padding, padding], [0, 0]]
+    return padding
+
+
 class Conv2D(tf.Module):
-    """A 2-D convolution, NHWC; ``padding`` is "SAME" or "VALID" as in ``tf.nn.conv2d``."""
+    """A 2-D convolution, NHWC; ``padding`` is "SAME", "VALID" or p pixels on every side."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="SAME", name=None):
         super().__init__(name=name)
@@ -48,11 +56,13 @@ class Conv2D(tf.Module):
         self.stride, self.padding = stride, padding
 
     def __call__(self, x):
-        return tf.nn.conv2d(x, self.kernel, self.stride, self.padding) + self.bias
+        return tf.nn.conv2d(x, self.kernel, self.stride, _explicit(self.padding)) + self.bias
 
 
 class Conv2DTranspose(tf.Module):
-    """A transposed convolution, NHWC. With "SAME" padding the output is ``stride`` × the input.
+    """A transposed convolution, NHWC. With "SAME" padding the output is ``stride`` × the input;
+    with an int p it is PyTorch's ``ConvTranspose2d(padding=p, output_padding=stride - 1)``: the
+    transpose of a ``Conv2D`` padded p on every side, ``stride`` × the input (k = 2p + 1 or 2p + 2).
 
     ``tf.nn.conv2d_transpose`` needs the output shape spelled out, and its kernel is stored as
     (k, k, out_channels, in_channels): the transpose of the matching ``Conv2D``'s kernel.
@@ -67,12 +77,13 @@ class Conv2DTranspose(tf.Module):
 
     def __call__(self, x):
         n, h, w = tf.shape(x)[0], x.shape[1], x.shape[2]
-        if self.padding == "SAME":
+        if self.padding == "SAME" or isinstance(self.padding, int):
             size = (h * self.stride, w * self.stride)
         else:
             size = ((h - 1) * self.stride + self.k, (w - 1) * self.stride + self.k)
         shape = tf.stack([n, size[0], size[1], self.out_channels])
-        return tf.nn.conv2d_transpose(x, self.kernel, shape, self.stride, self.padding) + self.bias
+        padding = _explicit(self.padding)
+        return tf.nn.conv2d_transpose(x, self.kernel, shape, self.stride, padding) + self.bias
 
 
 class BatchNorm(tf.Module):
