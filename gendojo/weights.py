@@ -22,6 +22,7 @@ as if that map were NCHW (channels first): TensorFlow and Keras flatten NHWC map
 (or columns) are permuted on the way in and out.
 """
 
+import inspect
 import json
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -49,22 +50,21 @@ class Layer:
 # --- probing: which layers, in which order -------------------------------------------------------
 
 
-def _probe_arguments(function, config):
-    """Arguments for an inference function, by parameter name (None: a name we cannot fill)."""
-    import inspect
-
-    rng = np.random.default_rng(0)
+def example_arguments(function, config, count=PROBE_BATCH, seed=0):
+    """Arguments after ``networks`` for an inference function, chosen by parameter name: NHWC
+    images in [-1, 1], normal latents, class indices; None if a name is not one of these."""
+    rng = np.random.default_rng(seed)
     size, channels = getattr(config, "image_size", 0), getattr(config, "channels", 0)
     arguments = []
     for name in list(inspect.signature(function).parameters)[1:]:
         if name in ("images", "sources", "targets"):
-            shape = (PROBE_BATCH, size, size, channels)
+            shape = (count, size, size, channels)
             arguments.append(rng.uniform(-1, 1, shape).astype(np.float32))
         elif name == "latents":
-            shape = (PROBE_BATCH, config.latent_dim)
+            shape = (count, config.latent_dim)
             arguments.append(rng.standard_normal(shape).astype(np.float32))
         elif name == "labels":
-            arguments.append(np.arange(PROBE_BATCH) % config.num_classes)
+            arguments.append(np.arange(count) % config.num_classes)
         else:
             return None
     return arguments
@@ -73,7 +73,7 @@ def _probe_arguments(function, config):
 def _run_probes(answer, networks, config):
     for name in PROBES:
         function = getattr(answer, name, None)
-        arguments = _probe_arguments(function, config) if callable(function) else None
+        arguments = example_arguments(function, config) if callable(function) else None
         if arguments is not None:
             function(networks, *arguments)
 
