@@ -153,9 +153,8 @@ class _PyTorch(_Framework):
         events, handles = [], []
         for network in networks.values():
             for module in network.modules():
-                kind = self.kind(module)
-                if kind:
-                    hook = (lambda kind: lambda m, i, o: events.append(("layer", kind, m)))(kind)
+                if self.kind(module):
+                    hook = lambda m, i, o: events.append(("layer", self.kind(m), m))  # noqa: E731
                     handles.append(module.register_forward_hook(hook))
         try:
             _run_probes(answer, networks, config)
@@ -550,30 +549,28 @@ def canonical(answer, networks, config):
     return arrays, meta
 
 
-def assign(answer, networks, config, arrays, meta, source="the weights"):
+def assign(answer, networks, config, arrays, meta, source="these weights"):
     """Set ``networks`` from canonical ``arrays`` (and their ``meta``); a GenDojoError on a misfit."""
     framework = _framework(answer)
     found = layers(answer, networks, config, framework)
     topic = getattr(answer, "TOPIC", None)
     if meta.get("topic") not in (None, topic):
-        raise GenDojoError(f"{source} hold a {meta.get('topic')} model, not a {topic} one")
+        raise GenDojoError(f"{source}: a {meta.get('topic')} model, not a {topic} one")
     if sorted(meta.get("networks", {})) != sorted(found):
         raise GenDojoError(
-            f"{source} hold the networks {', '.join(sorted(meta.get('networks', {})))}, this answer "
+            f"{source}: the networks {', '.join(sorted(meta.get('networks', {})))}, this answer "
             f"builds {', '.join(sorted(found))}"
         )
     plan = []
     for name, network_layers in found.items():
         stored = meta["networks"][name]
         if len(stored) != len(network_layers):
-            raise GenDojoError(
-                f"{source}: {name} has {len(stored)} layers there, {len(network_layers)} here"
-            )
+            raise GenDojoError(f"{source}: {name} has {len(stored)} layers there, {len(network_layers)} here")
         for index, (layer, record) in enumerate(zip(network_layers, stored, strict=True)):
             here = {p: list(v.shape) for p, v in framework.read(layer).items()}
             if record["kind"] != layer.kind or record["arrays"] != here:
                 raise GenDojoError(
-                    f"{source} do not fit this {topic} {answer.FRAMEWORK} answer: {name} layer "
+                    f"{source} does not fit this {topic} {answer.FRAMEWORK} answer: {name} layer "
                     f"{index} is a {record['kind']} {_shapes(record['arrays'])} there, a {layer.kind} "
                     f"{_shapes(here)} here (trained with other settings, e.g. --image-size?)"
                 )
@@ -627,3 +624,65 @@ def load(answer, networks, config, path):
     """Read the canonical file ``path`` into ``networks``; return them."""
     arrays, meta = read(path)
     return assign(answer, networks, config, arrays, meta, source=str(path))
+
+
+# --- python -m gendojo export ---------------------------------------------------------------------
+
+
+def export_run(folder, out=None, answers=None):
+    """Turn the checkpoint of the run in ``folder`` (an answer's output folder) into a canonical
+    file; return its path (default: ``folder/weights.npz``)."""
+    import dataclasses
+    import importlib.util
+
+    from gendojo import checkpoints
+    from gendojo.notebook import answer_path
+
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise GenDojoError(f"export: no such folder {folder}")
+    try:
+        checkpoint = checkpoints.read(folder)
+    except GenDojoError:
+        raise GenDojoError(
+            f"export: no checkpoint in {folder}/checkpoint (an answer's run writes one, e.g. "
+            f"outputs/gan/pytorch)"
+        ) from None
+    state = checkpoint["state"]
+    if not state.get("topic") and (folder / "history.json").is_file():  # a weights-only checkpoint
+        state = json.loads((folder / "history.json").read_text())
+    topic, framework = state.get("topic"), state.get("framework")
+    if not topic or not framework:
+        raise GenDojoError(f"export: the checkpoint in {folder} does not say which answer wrote it")
+    path = answer_path(topic, framework, answers)
+    spec = importlib.util.spec_from_file_location(f"gendojo_export_{topic}_{framework}", path)
+    answer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(answer)
+    fields = {f.name for f in dataclasses.fields(answer.Config)}
+    saved = {k: tuple(v) if isinstance(v, list) else v for k, v in (state.get("config") or {}).items()}
+    config = answer.Config(**{k: v for k, v in saved.items() if k in fields})
+    config = dataclasses.replace(config, device="cpu")
+    networks = answer.build(config)
+    checkpoints.load_networks(networks, checkpoint)
+    return export(answer, networks, config, Path(out).expanduser() if out else folder / "weights.npz")
+
+
+def main(argv=None):
+
+    from gendojo.cli import _Parser
+
+    parser = _Parser(
+        prog="python -m gendojo export",
+        description="Write the networks of a run's checkpoint as one framework-neutral .npz, which "
+        "any framework's answer of the topic starts from with --init-from FILE.npz.",
+    )
+    parser.add_argument(
+        "run", metavar="RUN_FOLDER", help="an answer's output folder, e.g. outputs/gan/pytorch"
+    )
+    parser.add_argument("--out", default="", metavar="FILE.npz", help="default: RUN_FOLDER/weights.npz")
+    parser.add_argument(
+        "--answers", default="", metavar="DIR", help="the answers' folder (default: answers/)"
+    )
+    args = parser.parse_args(argv)
+    path = export_run(args.run, args.out or None, args.answers or None)
+    print(f"wrote {path}")

@@ -10,6 +10,7 @@ pix2pix's dropout is switched off. Answers run in this process (kit tests, our o
 """
 
 import dataclasses
+import functools
 import inspect
 import sys
 
@@ -97,7 +98,9 @@ def inference_outputs(answer, config, networks):
         arguments = weights.example_arguments(function, config, BATCH, seed=7) if function else None
         if arguments is not None:
             result = function(networks, *arguments)
-            outputs[name] = [np.asarray(r) for r in result] if isinstance(result, tuple) else [np.asarray(result)]
+            outputs[name] = (
+                [np.asarray(r) for r in result] if isinstance(result, tuple) else [np.asarray(result)]
+            )
     return outputs
 
 
@@ -147,7 +150,7 @@ def test_a_misfit_is_one_clear_error():
         weights.assign(answer, answer.build(config), config, arrays, meta)
     other = answer_of("ae", "chainer")
     config = config_of(other, "ae")
-    with pytest.raises(gendojo.GenDojoError, match="gan model, not a ae one"):
+    with pytest.raises(gendojo.GenDojoError, match="a gan model, not a ae one"):
         weights.assign(other, other.build(config), config, arrays, meta)
 
 
@@ -193,13 +196,17 @@ def _shared_noise(answer, framework, epsilon):
     """A ``reparameterize`` whose ε is ``epsilon``, in the answer's framework."""
     if framework == "pytorch":
         torch = answer.torch
-        return lambda mean, log_variance, *a, **k: mean + torch.exp(0.5 * log_variance) * torch.from_numpy(epsilon)
+        return lambda mean, log_variance, *a, **k: (
+            mean + torch.exp(0.5 * log_variance) * torch.from_numpy(epsilon)
+        )
     if framework == "tensorflow":
         tf = answer.tf
         return lambda mean, log_variance, *a, **k: mean + tf.exp(0.5 * log_variance) * tf.constant(epsilon)
     if framework == "keras":
         ops = answer.ops
-        return lambda mean, log_variance, *a, **k: mean + ops.exp(0.5 * log_variance) * ops.convert_to_tensor(epsilon)
+        return lambda mean, log_variance, *a, **k: (
+            mean + ops.exp(0.5 * log_variance) * ops.convert_to_tensor(epsilon)
+        )
     F = answer.F
     return lambda mean, log_variance, *a, **k: mean + F.exp(0.5 * log_variance) * epsilon
 
@@ -273,3 +280,86 @@ def test_same_losses_for_one_step(topic, framework, monkeypatch):
         np.testing.assert_allclose(
             got[name], value, rtol=RTOL, atol=1e-6, err_msg=f"{topic} {framework}: {name} after one step"
         )
+
+
+# --- the command line: export a run, --init-from it in another framework -----------------------------
+
+PAIR_TOPIC = "ae"  # one dense layer each way: a flattened image in, an image reshaped out
+PAIR_FLAGS = ["--image-size", "16", "--dataset-size", "8", "--batch-size", "8", "--steps", "1"]
+PAIR_FLAGS += ["--sample-every", "0", "--quiet"]
+
+
+class _Stop(Exception):
+    """Raised in place of training, once the networks built from --init-from have been read."""
+
+
+_runs = {}
+
+
+def exported_run(framework, folder, monkeypatch):
+    """Run one framework's answer for a step from its command line, export the run with
+    ``python -m gendojo export``; return (the file, reconstructions by the trained networks)."""
+    if framework not in _runs:
+        answer = answer_of(PAIR_TOPIC, framework)
+        images = weights.example_arguments(answer.reconstruct, config_of(answer, PAIR_TOPIC), BATCH, 5)
+        trained = {}
+        original = answer.train
+
+        @functools.wraps(original)  # keeps train's signature: the run is saved whole
+        def train(*args, **kwargs):
+            networks, history = original(*args, **kwargs)
+            trained["output"] = answer.reconstruct(networks, *images)
+            return networks, history
+
+        with monkeypatch.context() as patch:
+            patch.setattr(answer, "train", train)
+            answer.main([*PAIR_FLAGS, "--out", str(folder)])
+        gendojo_main(["export", str(folder), "--out", str(folder / "ae.npz")])
+        _runs[framework] = folder / "ae.npz", trained["output"], images
+    return _runs[framework]
+
+
+def gendojo_main(argv):
+    from gendojo.__main__ import main
+
+    main(argv)
+
+
+def _pairs():
+    """The 12 ordered pairs; all but the cheapest run with the end-to-end checks (-m e2e)."""
+    for source in FRAMEWORKS:
+        for target in FRAMEWORKS:
+            if source != target:
+                cheap = (source, target) == ("chainer", "pytorch")
+                marks = () if cheap else (pytest.mark.e2e,)
+                yield pytest.param(source, target, marks=marks, id=f"{source}-{target}")
+
+
+@pytest.mark.parametrize("source, target", _pairs())
+def test_init_from_another_frameworks_run(source, target, tmp_path_factory, monkeypatch):
+    path, expected, images = exported_run(source, tmp_path_factory.mktemp(source), monkeypatch)
+    answer = answer_of(PAIR_TOPIC, target)
+    started = {}
+
+    def train(config, data, networks, *args, **kwargs):  # stop before the first step
+        started["output"] = answer.reconstruct(networks, *images)
+        raise _Stop
+
+    monkeypatch.setattr(answer, "train", train)
+    out = tmp_path_factory.mktemp(target)
+    with pytest.raises(_Stop):
+        answer.main([*PAIR_FLAGS, "--out", str(out), "--init-from", str(path)])
+    np.testing.assert_allclose(started["output"], expected, rtol=RTOL, atol=ATOL)
+
+
+def test_init_from_a_misfit_is_one_error_line(tmp_path, monkeypatch, capsys):
+    path, _, _ = exported_run("chainer", tmp_path / "run", monkeypatch)
+    answer = answer_of(PAIR_TOPIC, "keras")
+    monkeypatch.setattr(
+        sys, "argv", ["ae_keras.py", *PAIR_FLAGS, "--latent-dim", "4", "--init-from", str(path)]
+    )
+    with pytest.raises(SystemExit) as stopped:
+        gendojo.run_main(answer.main)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith("error: ") and "encoder layer 0 is a dense" in error[-1], error
