@@ -37,8 +37,14 @@ class Dense(tf.Module):
         return tf.matmul(x, self.kernel) + self.bias
 
 
+def _explicit(padding):
+    """``tf.nn``'s padding: "SAME", "VALID", or an int ``p`` for ``p`` zeros on every side (as
+    PyTorch's ``padding=p``; "SAME" pads a 5 × 5 stride-2 layer 1 before and 2 after)."""
+    return padding if isinstance(padding, str) else [[0, 0], [padding, padding], [padding, padding], [0, 0]]
+
+
 class Conv2D(tf.Module):
-    """A 2-D convolution, NHWC; ``padding`` is "SAME" or "VALID" as in ``tf.nn.conv2d``."""
+    """A 2-D convolution, NHWC; ``padding`` is "SAME", "VALID" or a number of pixels per side."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="SAME", name=None):
         super().__init__(name=name)
@@ -48,31 +54,39 @@ class Conv2D(tf.Module):
         self.stride, self.padding = stride, padding
 
     def __call__(self, x):
-        return tf.nn.conv2d(x, self.kernel, self.stride, self.padding) + self.bias
+        return tf.nn.conv2d(x, self.kernel, self.stride, _explicit(self.padding)) + self.bias
 
 
 class Conv2DTranspose(tf.Module):
-    """A transposed convolution, NHWC. With "SAME" padding the output is ``stride`` × the input.
+    """A transposed convolution, NHWC. With "SAME" padding the output is ``stride`` × the input;
+    with an int ``padding`` and ``output_padding`` it is PyTorch's ``ConvTranspose2d``:
+    ``(in - 1) × stride + kernel_size - 2 × padding + output_padding``.
 
     ``tf.nn.conv2d_transpose`` needs the output shape spelled out, and its kernel is stored as
     (k, k, out_channels, in_channels): the transpose of the matching ``Conv2D``'s kernel.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="SAME", name=None):
+    def __init__(
+        self, in_channels, out_channels, kernel_size, stride=1, padding="SAME", output_padding=0, name=None
+    ):
         super().__init__(name=name)
         k = kernel_size
         self.kernel = _glorot([k, k, out_channels, in_channels], k * k * in_channels, k * k * out_channels)
         self.bias = tf.Variable(tf.zeros([out_channels]), name="bias")
         self.k, self.stride, self.padding, self.out_channels = k, stride, padding, out_channels
+        self.output_padding = output_padding
+
+    def _size(self, length):
+        if self.padding == "SAME":
+            return length * self.stride
+        trim = 0 if self.padding == "VALID" else 2 * self.padding - self.output_padding
+        return (length - 1) * self.stride + self.k - trim
 
     def __call__(self, x):
         n, h, w = tf.shape(x)[0], x.shape[1], x.shape[2]
-        if self.padding == "SAME":
-            size = (h * self.stride, w * self.stride)
-        else:
-            size = ((h - 1) * self.stride + self.k, (w - 1) * self.stride + self.k)
-        shape = tf.stack([n, size[0], size[1], self.out_channels])
-        return tf.nn.conv2d_transpose(x, self.kernel, shape, self.stride, self.padding) + self.bias
+        shape = tf.stack([n, self._size(h), self._size(w), self.out_channels])
+        padding = _explicit(self.padding)
+        return tf.nn.conv2d_transpose(x, self.kernel, shape, self.stride, padding) + self.bias
 
 
 class BatchNorm(tf.Module):

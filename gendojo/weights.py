@@ -118,6 +118,11 @@ class _Framework:
     """What one framework needs: its layer kinds, its probe, reading and writing arrays."""
 
     nhwc = False
+    kinds = ()  # (layer class, kind) pairs
+
+    def kind(self, layer):
+        """The kind of a parameterised layer (``dense``, ``conv``, …), or None."""
+        return next((kind for cls, kind in self.kinds if isinstance(layer, cls)), None)
 
     def owner_map(self, networks):
         """id of each layer object → the name of the network holding it."""
@@ -142,9 +147,6 @@ class _PyTorch(_Framework):
             (nn.Linear, "dense"), (nn.Conv2d, "conv"), (nn.ConvTranspose2d, "deconv"),
             (nn.modules.batchnorm._BatchNorm, "batchnorm"), (nn.Embedding, "embedding"),
         )  # fmt: skip
-
-    def kind(self, module):
-        return next((kind for cls, kind in self.kinds if isinstance(module, cls)), None)
 
     def owner_map(self, networks):
         return {id(m): name for name, net in networks.items() for m in net.modules() if self.kind(m)}
@@ -195,9 +197,6 @@ class _Chainer(_Framework):
             (L.Linear, "dense"), (L.Convolution2D, "conv"), (L.Deconvolution2D, "deconv"),
             (L.BatchNormalization, "batchnorm"), (L.EmbedID, "embedding"),
         )  # fmt: skip
-
-    def kind(self, link):
-        return next((kind for cls, kind in self.kinds if isinstance(link, cls)), None)
 
     def owner_map(self, networks):
         return {id(link): name for name, net in networks.items() for link in net.links() if self.kind(link)}
@@ -260,9 +259,6 @@ class _TensorFlow(_Framework):
             (tf_core.Dense, "dense"), (tf_core.Conv2D, "conv"), (tf_core.Conv2DTranspose, "deconv"),
             (tf_core.BatchNorm, "batchnorm"),
         )  # fmt: skip
-
-    def kind(self, module):
-        return next((kind for cls, kind in self.kinds if isinstance(module, cls)), None)
 
     def owner_map(self, networks):
         owners = {}

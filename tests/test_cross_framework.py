@@ -39,13 +39,15 @@ TINY = {
 BATCH = 4
 RTOL, ATOL = 1e-4, 1e-5
 
-# TensorFlow's and Keras' "same" padding of a 5 × 5 stride-2 convolution pads 1 pixel before and 2
-# after; PyTorch's and Chainer's padding=2 pads 2 on both sides (and their transposed
-# convolutions crop the other way round), so the maps are shifted by one pixel. Measured with
-# these settings: generate 9.6e-4 to 1.1e-3, discriminate/critique 1.2e-4 to 1.4e-4 apart (output
-# scale ~1e-2); the one-step losses differ too. The fix is explicit padding in all four.
-SHIFTED = "5 × 5 stride-2 'same' padding: TensorFlow/Keras pad 1+2, PyTorch/Chainer 2+2"
-KNOWN = {(topic, fw): SHIFTED for topic in ("dcgan", "cgan", "wgan") for fw in ("tensorflow", "keras")}
+# Keras' "same" padding of a 5 × 5 stride-2 convolution pads 1 pixel before and 2 after, PyTorch's
+# and Chainer's padding=2 (and TensorFlow's, which passes tf.nn explicit paddings) 2 on both sides;
+# its transposed convolutions trim the other way round, so the maps are shifted by one pixel.
+# Measured with these settings: generate 9.6e-4 to 1.1e-3, discriminate/critique 1.2e-4 to 1.4e-4
+# apart (outputs ~1e-2), the one-step losses 1e-4 to 1e-3. Keras has no explicit padding on a
+# convolution: matching needs ZeroPadding2D(2) + padding="valid" and, after each transposed
+# convolution, Cropping2D(((2, 1), (2, 1))) on a "valid" one.
+SHIFTED = "Keras 'same' padding of 5 × 5 stride-2 layers: 1 + 2 pixels, the others 2 + 2"
+KNOWN = {(topic, "keras"): SHIFTED for topic in ("dcgan", "cgan", "wgan")}
 
 _answers, _built = {}, {}
 
