@@ -535,11 +535,14 @@ def canonical(answer, networks, config):
             described[name].append(
                 {"kind": layer.kind, "arrays": {p: list(v.shape) for p, v in values.items()}}
             )
+    from gendojo.outputs import _plain
+
     meta = {
         "format": FORMAT,
         "version": VERSION,
         "topic": getattr(answer, "TOPIC", None),
         "framework": getattr(answer, "FRAMEWORK", None),
+        "config": _plain(config),  # the settings the networks were built with
         "networks": described,
     }
     return arrays, meta

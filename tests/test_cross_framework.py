@@ -365,3 +365,14 @@ def test_init_from_a_misfit_is_one_error_line(tmp_path, monkeypatch, capsys):
     assert stopped.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert error[-1].startswith("error: ") and "encoder layer 0 is a dense" in error[-1], error
+
+
+@pytest.mark.e2e
+def test_compare_generates_from_one_weights_file(tmp_path, monkeypatch):
+    from gendojo import compare
+
+    path, _, _ = exported_run("chainer", tmp_path / "run", monkeypatch)
+    differences = compare.from_weights(PAIR_TOPIC, path, out=tmp_path / "compare", flags=PAIR_FLAGS)
+    assert sorted(differences) == sorted(FRAMEWORKS)
+    assert max(differences.values()) < 1e-4, differences
+    assert (tmp_path / "compare" / "samples.png").stat().st_size > 0
