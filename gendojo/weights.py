@@ -351,7 +351,14 @@ class _Keras(_TensorFlow):
 
         with _patched(self.keras.layers.Layer, "__call__", _recorder(events, describe)):
             for network in networks.values():
-                inputs = [np.zeros((PROBE_BATCH, *x.shape[1:]), np.float32) for x in network.inputs]
+                try:
+                    shapes = [x.shape[1:] for x in network.inputs]
+                except (AttributeError, ValueError):  # a subclassed model: its inference functions
+                    for model in networks.values():  # ... traced afresh, so that layers are called
+                        model.predict_function = None
+                    _run_probes(answer, networks, config)
+                    break
+                inputs = [np.zeros((PROBE_BATCH, *shape), np.float32) for shape in shapes]
                 network(inputs if len(inputs) > 1 else inputs[0], training=False)
         return events
 
