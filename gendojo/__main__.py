@@ -10,6 +10,8 @@ gradescope --topic T [--framework F] [--out FILE.zip] [--grading FILE]
 compare TOPIC [--frameworks F …] [--out DIR] [--answers DIR] [-- FLAGS for every answer]
                           the four answers of a topic run with one config, side by side: a table
                           (parameters, ms per step, final losses, quality), samples and loss curves
+export RUN_FOLDER [--out FILE.npz]
+                          a run's checkpoint as framework-neutral weights, for any answer's --init-from
 notebook TOPIC FRAMEWORK [--out FILE] [--execute] [-- FLAGS for the answer]
                           an answer as a Jupyter notebook: progress bar, grids and loss plot inline
 """
@@ -23,6 +25,7 @@ COMMANDS = {
     "grade": ("gendojo.grade", "grade a student's tree (each answer in its own sealed process)"),
     "gradescope": ("gendojo.gradescope", "write a Gradescope autograder (zip) for some topics"),
     "compare": ("gendojo.compare", "a topic's four answers run with one config, side by side"),
+    "export": ("gendojo.weights", "a run's checkpoint as one .npz any framework's --init-from reads"),
     "notebook": ("gendojo.notebook", "an answer as a Jupyter notebook that shows what it makes"),
 }
 

@@ -35,6 +35,7 @@ HELP = {
     "sample_every": "write a sample grid and a checkpoint every this many steps (0: only at the end)",
     "quiet": "no progress bar",
 }
+INIT_FROM = "start from the weights in this .npz (python -m gendojo export writes one, from any framework)"
 
 
 DEVICES = ("auto", "cpu", "gpu", "cuda")
@@ -72,9 +73,18 @@ def parse_args(config_class, argv=None, description=None):
             parser.add_argument(flag, type=type(default), default=default, help=help_text)
     if "device" in {f.name for f in dataclasses.fields(config_class)}:
         parser._option_string_actions["--device"].choices = DEVICES
+    names = {f.name for f in dataclasses.fields(config_class)}
+    if "init_from" not in names:  # every answer takes it; train_and_save reads it
+        parser.add_argument("--init-from", default="", metavar="FILE.npz", help=INIT_FROM)
     arguments = vars(parser.parse_args(argv))
+    init_from = arguments.pop("init_from", "") if "init_from" not in names else None
     config = config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in arguments.items()})
     validate(config)
+    if init_from is not None:
+        if init_from and not Path(init_from).expanduser().is_file():
+            raise GenDojoError(f"--init-from {init_from}: no such file")
+        # not a field of the answer's Config, so it is no setting a --resume compares or saves
+        object.__setattr__(config, "init_from", init_from)
     return config
 
 

@@ -364,6 +364,56 @@ def compare(topic, frameworks=FRAMEWORKS, out=None, answers=None, flags=(), echo
     return rows
 
 
+# the inference function whose outputs ``--weights`` shows, the first an answer has
+SHOWN = ("generate", "translate", "reconstruct", "decode")
+
+
+def from_weights(topic, path, frameworks=FRAMEWORKS, out=None, answers=None, flags=(), echo=print):
+    """Load one canonical weights file (gendojo/weights.py) into each framework's answer of
+    ``topic`` and write what each makes from the same inputs, side by side; return
+    ``{framework: largest difference from the first framework's outputs}``."""
+    import dataclasses
+    import importlib.util
+
+    from gendojo import weights
+    from gendojo.cli import parse_args
+    from gendojo.data import load_dataset
+    from gendojo.outputs import save_grid
+
+    arrays, meta = weights.read(path)
+    if meta.get("topic") != topic:
+        raise GenDojoError(f"{path} holds a {meta.get('topic')} model, not a {topic} one")
+    answers = Path(answers) if answers else ROOT / "answers"
+    out = Path(out) if out else Path("outputs") / "compare" / topic / "weights"
+    first, differences = None, {}
+    for framework in frameworks:
+        spec = importlib.util.spec_from_file_location(
+            f"gendojo_compare_{topic}_{framework}", answers / topic / f"{topic}_{framework}.py"
+        )
+        answer = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(answer)
+        fields = {f.name for f in dataclasses.fields(answer.Config)}
+        config = answer.Config(**{k: v for k, v in (meta.get("config") or {}).items() if k in fields})
+        given, default = parse_args(answer.Config, list(flags)), answer.Config()
+        changed = {f: getattr(given, f) for f in fields if getattr(given, f) != getattr(default, f)}
+        config = dataclasses.replace(config, **changed)
+        networks = weights.assign(answer, answer.build(config), config, arrays, meta, str(path))
+        name = next(n for n in SHOWN if hasattr(answer, n))
+        inputs = weights.example_arguments(getattr(answer, name), config, 16, seed=config.seed)
+        if name in ("translate", "reconstruct"):
+            data = load_dataset(config)
+            inputs = [(data.sources if data.sources is not None else data.images)[:16]]
+        outputs = getattr(answer, name)(networks, *inputs)
+        rows = [inputs[0], outputs] if name in ("translate", "reconstruct") else [outputs]
+        save_grid(rows, out / framework / "samples.png")
+        first = outputs if first is None else first
+        differences[framework] = float(np.abs(np.asarray(outputs) - first).max())
+        echo(f"{framework}: {name}(), largest difference from {frameworks[0]}: {differences[framework]:.2g}")
+    write_samples(out, frameworks, out / "samples.png")
+    echo(f"wrote {shown(out)}/samples.png")
+    return differences
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     own, flags = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
@@ -392,7 +442,16 @@ def main(argv=None):
     parser.add_argument(
         "--answers", default="", metavar="DIR", help="the answers' folder (default: answers/)"
     )
+    parser.add_argument(
+        "--weights",
+        default="",
+        metavar="FILE.npz",
+        help="no training: each framework makes its samples from these weights (python -m gendojo export)",
+    )
     args = parser.parse_args(own)
+    if args.weights:
+        from_weights(args.topic, args.weights, args.frameworks, args.out or None, args.answers or None, flags)
+        return
     rows = compare(args.topic, args.frameworks, args.out or None, args.answers or None, flags)
     if any(not row["status"].startswith("ok") for row in rows):
         raise SystemExit(1)

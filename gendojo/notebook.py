@@ -151,7 +151,7 @@ def answer_path(topic, framework, answers=None):
 
 def check_flags(path, flags):
     """Refuse flags the answer does not have, here rather than in the notebook's last cell."""
-    fields = config_defaults(path)
+    fields = {**config_defaults(path), "init_from": ""}  # --init-from: the kit's (gendojo/cli.py)
     for flag in flags:
         if flag.startswith("--") and field_of(flag, fields) is None:
             raise GenDojoError(f"{path.name} has no flag {flag.split('=')[0]} (its --help lists them)")

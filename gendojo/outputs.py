@@ -7,6 +7,7 @@ on a server without a screen, and inside Jupyter.
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -192,6 +193,16 @@ def finish_run(networks, history, config, out, topic, framework, seconds=None, r
     print(f"wrote {out}/: samples.png, losses.png, history.json, checkpoint/")
 
 
+def _init_from(path, build, networks, config, resumed):
+    """``--init-from FILE.npz``: the networks start from canonical weights (gendojo/weights.py)."""
+    from gendojo import weights
+
+    if resumed:
+        raise GenDojoError("--init-from and --resume: a resumed run goes on from its checkpoint; pass one")
+    weights.load(sys.modules[build.__module__], networks, config, Path(path).expanduser())
+    print(f"starting from the weights in {path}")
+
+
 def train_and_save(config, topic, framework, build, train, data, samples, score=None):
     """The body of every answer's ``main`` after the config and data: build (or ``--resume``),
     train with a sample grid and a checkpoint every ``config.sample_every`` steps, then write the
@@ -224,6 +235,9 @@ def train_and_save(config, topic, framework, build, train, data, samples, score=
     networks = build(config)
     if checkpoint is not None:
         checkpoints.load_networks(networks, checkpoint)
+    init_from = getattr(config, "init_from", "")
+    if init_from:
+        _init_from(init_from, build, networks, config, resumed=checkpoint is not None)
 
     durations = []  # every answer calls the callback at the end of each step
 

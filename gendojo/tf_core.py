@@ -38,15 +38,13 @@ class Dense(tf.Module):
 
 
 def _explicit(padding):
-    """``padding`` as ``tf.nn`` takes it: "SAME", "VALID", or an int p for p pixels on every side
-    (PyTorch's and Chainer's padding; "SAME" at stride 2 pads 1 before and 2 after a 5 × 5 kernel)."""
-    if isinstance(padding, int):
-        return [[0, 0], [padding, padding], [padding, padding], [0, 0]]
-    return padding
+    """``tf.nn``'s padding: "SAME", "VALID", or an int ``p`` for ``p`` zeros on every side (as
+    PyTorch's ``padding=p``; "SAME" pads a 5 × 5 stride-2 layer 1 before and 2 after)."""
+    return padding if isinstance(padding, str) else [[0, 0], [padding, padding], [padding, padding], [0, 0]]
 
 
 class Conv2D(tf.Module):
-    """A 2-D convolution, NHWC; ``padding`` is "SAME", "VALID" or p pixels on every side."""
+    """A 2-D convolution, NHWC; ``padding`` is "SAME", "VALID" or a number of pixels per side."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="SAME", name=None):
         super().__init__(name=name)
@@ -61,27 +59,32 @@ class Conv2D(tf.Module):
 
 class Conv2DTranspose(tf.Module):
     """A transposed convolution, NHWC. With "SAME" padding the output is ``stride`` × the input;
-    with an int p it is PyTorch's ``ConvTranspose2d(padding=p, output_padding=stride - 1)``: the
-    transpose of a ``Conv2D`` padded p on every side, ``stride`` × the input (k = 2p + 1 or 2p + 2).
+    with an int ``padding`` and ``output_padding`` it is PyTorch's ``ConvTranspose2d``:
+    ``(in - 1) × stride + kernel_size - 2 × padding + output_padding``.
 
     ``tf.nn.conv2d_transpose`` needs the output shape spelled out, and its kernel is stored as
     (k, k, out_channels, in_channels): the transpose of the matching ``Conv2D``'s kernel.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="SAME", name=None):
+    def __init__(
+        self, in_channels, out_channels, kernel_size, stride=1, padding="SAME", output_padding=0, name=None
+    ):
         super().__init__(name=name)
         k = kernel_size
         self.kernel = _glorot([k, k, out_channels, in_channels], k * k * in_channels, k * k * out_channels)
         self.bias = tf.Variable(tf.zeros([out_channels]), name="bias")
         self.k, self.stride, self.padding, self.out_channels = k, stride, padding, out_channels
+        self.output_padding = output_padding
+
+    def _size(self, length):
+        if self.padding == "SAME":
+            return length * self.stride
+        trim = 0 if self.padding == "VALID" else 2 * self.padding - self.output_padding
+        return (length - 1) * self.stride + self.k - trim
 
     def __call__(self, x):
         n, h, w = tf.shape(x)[0], x.shape[1], x.shape[2]
-        if self.padding == "SAME" or isinstance(self.padding, int):
-            size = (h * self.stride, w * self.stride)
-        else:
-            size = ((h - 1) * self.stride + self.k, (w - 1) * self.stride + self.k)
-        shape = tf.stack([n, size[0], size[1], self.out_channels])
+        shape = tf.stack([n, self._size(h), self._size(w), self.out_channels])
         padding = _explicit(self.padding)
         return tf.nn.conv2d_transpose(x, self.kernel, shape, self.stride, padding) + self.bias
 

@@ -72,11 +72,11 @@ class Generator(tf.Module):
         self.norms = [
             tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in (self.top, c1, c2, c3)
         ]
-        # "SAME" makes a stride-2 transposed convolution exactly double the size; tf_core passes
-        # tf.nn.conv2d_transpose that doubled output shape.
+        # padding 2, output_padding 1 (as PyTorch): exactly double the size. "SAME" would trim 1
+        # pixel before and 2 after, a one-pixel shift from the other frameworks' layers.
         channels = (self.top, c1, c2, c3, config.channels)
         self.ups = [
-            tf_core.Conv2DTranspose(a, b, 5, stride=2)
+            tf_core.Conv2DTranspose(a, b, 5, stride=2, padding=2, output_padding=1)
             for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
         # END SOLUTION Q1
@@ -102,7 +102,7 @@ class Discriminator(tf.Module):
         size, self.num_classes = config.image_size // 16, config.num_classes
         # stride 2 instead of pooling: D learns its own downsampling
         self.convs = [
-            tf_core.Conv2D(a, b, 5, stride=2)
+            tf_core.Conv2D(a, b, 5, stride=2, padding=2)  # 2 on each side, as PyTorch
             for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
         # none at D's input; no learned scale and shift: see the DCGAN sheet (Keras' frozen BatchNorm)
