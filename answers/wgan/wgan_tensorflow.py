@@ -99,20 +99,18 @@ class Critic(tf.Module):
         channels = (config.channels, *widths)
         size = config.image_size // 16
         # no BatchNorm, unlike the DCGAN's D: here it made the critic worse (see the sheet)
-        self.convs = [
-            tf_core.Conv2D(a, b, 5, stride=2)
-            for a, b in zip(channels[:-1], channels[1:], strict=True)
-        ]
-        self.dense = tf_core.Dense(channels[-1] * size * size, 1)
+        pairs = zip(channels[:-1], channels[1:], strict=True)
+        convs = [tf_core.Conv2D(a, b, 5, stride=2) for a, b in pairs]
+        self.layers = [*convs, tf_core.Dense(channels[-1] * size * size, 1)]
         # END SOLUTION Q1
 
     def __call__(self, x):
         # BEGIN SOLUTION Q1
         h = x
-        for conv in self.convs:  # (N, 8, 8, 16), (N, 4, 4, 32), (N, 2, 2, 64), (N, 1, 1, 128)
+        for conv in self.layers[:-1]:  # (N, 8, 8, 16), (N, 4, 4, 32), (N, 2, 2, 64), (N, 1, 1, 128)
             h = tf.nn.leaky_relu(conv(h), alpha=0.2)
         # (N, 1): a score, not a probability, no sigmoid
-        return self.dense(tf.reshape(h, [tf.shape(h)[0], -1]))
+        return self.layers[-1](tf.reshape(h, [tf.shape(h)[0], -1]))
         # END SOLUTION Q1
 
 
