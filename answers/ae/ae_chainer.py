@@ -44,7 +44,7 @@ def device_for(config):
 
 # %% 2. Data
 def batches(images, config):
-    """Endless shuffled NCHW batches: Chainer, like PyTorch, puts channels before height and width."""
+    """Endless shuffled NCHW batches: Chainer, like PyTorch, puts channels before height, width."""
     dataset = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
     order = chainer.iterators.ShuffleOrderSampler(np.random.RandomState(config.seed))
     iterator = chainer.iterators.SerialIterator(
@@ -67,7 +67,8 @@ class Encoder(chainer.Chain):
 
     def forward(self, x):
         # BEGIN SOLUTION Q1
-        return F.relu(self.dense(x))  # L.Linear flattens all axes after the first by itself
+        # L.Linear flattens all axes after the first by itself
+        return F.relu(self.dense(x))  # (N, 64)
         # END SOLUTION Q1
 
 
@@ -82,7 +83,8 @@ class Decoder(chainer.Chain):
 
     def forward(self, z):
         # BEGIN SOLUTION Q1
-        return F.reshape(self.dense(z), (-1, *self.shape))  # no activation: a raw estimate
+        # no activation: the output is a raw estimate
+        return F.reshape(self.dense(z), (-1, *self.shape))  # (N, 3, 32, 32)
         # END SOLUTION Q1
 
 

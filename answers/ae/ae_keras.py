@@ -59,7 +59,11 @@ def Encoder(config):
     # BEGIN SOLUTION Q1
     shape = (config.image_size, config.image_size, config.channels)
     return keras.Sequential(
-        [keras.Input(shape), layers.Flatten(), layers.Dense(config.latent_dim, activation="relu")],
+        [
+            keras.Input(shape),
+            layers.Flatten(),  # (N, 3072)
+            layers.Dense(config.latent_dim, activation="relu"),  # (N, 64)
+        ],
         name="encoder",
     )
     # END SOLUTION Q1
@@ -69,11 +73,10 @@ def Decoder(config):
     # BEGIN SOLUTION Q1
     shape = (config.image_size, config.image_size, config.channels)
     return keras.Sequential(
-        # no activation: the output is a raw estimate
         [
             keras.Input((config.latent_dim,)),
-            layers.Dense(int(np.prod(shape))),
-            layers.Reshape(shape),
+            layers.Dense(int(np.prod(shape))),  # (N, 3072); no activation: a raw estimate
+            layers.Reshape(shape),  # (N, 32, 32, 3)
         ],
         name="decoder",
     )
@@ -95,10 +98,11 @@ def reconstruction_loss(images, reconstructions):
 
 
 # %% 5. Training step (Q3)
-def train_step(autoencoder, images):
+def train_step(networks, trainer, images):
     # BEGIN SOLUTION Q3
-    # The model was compiled with the optimizer and loss; train_on_batch runs one update.
-    loss = autoencoder.train_on_batch(images, images)
+    # trainer: encoder → decoder compiled with Adam and the loss, in the optimizer's place (Keras
+    # keeps them in the model); train_on_batch runs one update of the networks in it.
+    loss = trainer.train_on_batch(images, images)
     return {"loss": float(loss)}
     # END SOLUTION Q3
 
@@ -111,18 +115,16 @@ def train(config, data, networks=None, callback=None, run=None):
     networks = networks or build(config)
     with keras.device(device_for(config)):
         # BEGIN SOLUTION Q3
-        autoencoder = keras.Sequential(
-            [networks["encoder"], networks["decoder"]], name="autoencoder"
-        )
-        autoencoder.compile(
+        trainer = keras.Sequential([networks["encoder"], networks["decoder"]], name="autoencoder")
+        trainer.compile(
             optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss=reconstruction_loss
         )
         # END SOLUTION Q3
         run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
         stream = run.stream(batches(data.images, config))
         history = run.history({"loss": []})
-        for step in run.steps(autoencoder.optimizer, f"{TOPIC} {FRAMEWORK}"):
-            losses = train_step(autoencoder, next(stream))
+        for step in run.steps(trainer.optimizer, f"{TOPIC} {FRAMEWORK}"):
+            losses = train_step(networks, trainer, next(stream))
             for name, value in losses.items():
                 history[name].append(value)
             if callback:

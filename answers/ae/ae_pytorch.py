@@ -68,7 +68,7 @@ class Encoder(nn.Module):
 
     def forward(self, x):
         # BEGIN SOLUTION Q1
-        return torch.relu(self.dense(x.flatten(start_dim=1)))
+        return torch.relu(self.dense(x.flatten(start_dim=1)))  # (N, 64)
         # END SOLUTION Q1
 
 
@@ -82,7 +82,8 @@ class Decoder(nn.Module):
 
     def forward(self, z):
         # BEGIN SOLUTION Q1
-        return self.dense(z).view(-1, *self.shape)  # no activation: the output is a raw estimate
+        # no activation: the output is a raw estimate
+        return self.dense(z).view(-1, *self.shape)  # (N, 3, 32, 32)
         # END SOLUTION Q1
 
 

@@ -59,7 +59,7 @@ class Encoder(tf.Module):
 
     def __call__(self, x):
         # BEGIN SOLUTION Q1
-        return tf.nn.relu(self.dense(tf.reshape(x, [tf.shape(x)[0], -1])))
+        return tf.nn.relu(self.dense(tf.reshape(x, [tf.shape(x)[0], -1])))  # (N, 64)
         # END SOLUTION Q1
 
 
@@ -73,7 +73,8 @@ class Decoder(tf.Module):
 
     def __call__(self, z):
         # BEGIN SOLUTION Q1
-        return tf.reshape(self.dense(z), [-1, *self.shape])  # no activation: a raw estimate
+        # no activation: the output is a raw estimate
+        return tf.reshape(self.dense(z), [-1, *self.shape])  # (N, 32, 32, 3)
         # END SOLUTION Q1
 
 

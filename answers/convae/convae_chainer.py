@@ -44,7 +44,7 @@ def device_for(config):
 
 # %% 2. Data
 def batches(images, config):
-    """Endless shuffled NCHW batches: Chainer, like PyTorch, puts channels before height and width."""
+    """Endless shuffled NCHW batches: Chainer, like PyTorch, puts channels before height, width."""
     dataset = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
     order = chainer.iterators.ShuffleOrderSampler(np.random.RandomState(config.seed))
     iterator = chainer.iterators.SerialIterator(
@@ -68,8 +68,8 @@ class Encoder(chainer.Chain):
     def forward(self, x):
         # BEGIN SOLUTION Q1
         # cover_all=False: plain floor division of the size, as in the other frameworks
-        x = F.max_pooling_2d(F.relu(self.conv1(x)), ksize=2, stride=2, cover_all=False)
-        return F.max_pooling_2d(F.relu(self.conv2(x)), ksize=2, stride=2, cover_all=False)
+        x = F.max_pooling_2d(F.relu(self.conv1(x)), 2, 2, cover_all=False)  # (N, 32, 16, 16)
+        return F.max_pooling_2d(F.relu(self.conv2(x)), 2, 2, cover_all=False)  # (N, 16, 8, 8)
         # END SOLUTION Q1
 
 
@@ -90,7 +90,8 @@ class Decoder(chainer.Chain):
 
     def forward(self, z):
         # BEGIN SOLUTION Q1
-        return self.deconv2(F.relu(self.deconv1(z)))  # no output activation: a raw estimate
+        z = F.relu(self.deconv1(z))  # (N, 32, 16, 16)
+        return self.deconv2(z)  # (N, 3, 32, 32); no activation: a raw estimate
         # END SOLUTION Q1
 
 

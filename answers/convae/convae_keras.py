@@ -61,12 +61,11 @@ def Encoder(config):
     return keras.Sequential(
         [
             keras.Input(shape),
-            layers.Conv2D(
-                32, 3, strides=1, padding="same", activation="relu"
-            ),  # "same" = pad 1 here
-            layers.MaxPooling2D(2),
+            # "same" padding of a 3×3 stride-1 convolution: one pixel of zeros on each side
+            layers.Conv2D(32, 3, strides=1, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),  # (N, 16, 16, 32)
             layers.Conv2D(16, 3, strides=1, padding="same", activation="relu"),
-            layers.MaxPooling2D(2),
+            layers.MaxPooling2D(2),  # (N, 8, 8, 16)
         ],
         name="encoder",
     )
@@ -79,8 +78,9 @@ def Decoder(config):
     return keras.Sequential(
         [
             keras.Input((size, size, 16)),
-            layers.Conv2DTranspose(32, 2, strides=2, padding="valid", activation="relu"),
-            layers.Conv2DTranspose(config.channels, 2, strides=2, padding="valid"),  # no activation
+            # padding "valid" (the default): (H - 1)·2 + 2 = 2H
+            layers.Conv2DTranspose(32, 2, strides=2, activation="relu"),  # (N, 16, 16, 32)
+            layers.Conv2DTranspose(config.channels, 2, strides=2),  # (N, 32, 32, 3), no activation
         ],
         name="decoder",
     )
@@ -107,10 +107,11 @@ def reconstruction_loss(images, reconstructions):
 
 
 # %% 5. Training step (Q3)
-def train_step(autoencoder, images):
+def train_step(networks, trainer, images):
     # BEGIN SOLUTION Q3
-    # The model was compiled with the optimizer and loss; train_on_batch runs one update.
-    loss = autoencoder.train_on_batch(images, images)
+    # trainer: encoder → decoder compiled with Adam and the loss, in the optimizer's place (Keras
+    # keeps them in the model); train_on_batch runs one update of the networks in it.
+    loss = trainer.train_on_batch(images, images)
     return {"loss": float(loss)}
     # END SOLUTION Q3
 
@@ -123,16 +124,16 @@ def train(config, data, networks=None, callback=None, run=None):
     networks = networks or build(config)
     with keras.device(device_for(config)):
         # BEGIN SOLUTION Q3
-        autoencoder = keras.Sequential([networks["encoder"], networks["decoder"]], name="convae")
-        autoencoder.compile(
+        trainer = keras.Sequential([networks["encoder"], networks["decoder"]], name="convae")
+        trainer.compile(
             optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss=reconstruction_loss
         )
         # END SOLUTION Q3
         run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
         stream = run.stream(batches(data.images, config))
         history = run.history({"loss": []})
-        for step in run.steps(autoencoder.optimizer, f"{TOPIC} {FRAMEWORK}"):
-            losses = train_step(autoencoder, next(stream))
+        for step in run.steps(trainer.optimizer, f"{TOPIC} {FRAMEWORK}"):
+            losses = train_step(networks, trainer, next(stream))
             for name, value in losses.items():
                 history[name].append(value)
             if callback:

@@ -68,8 +68,8 @@ class Encoder(nn.Module):
 
     def forward(self, x):
         # BEGIN SOLUTION Q1
-        x = nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)  # H → H/2
-        return nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)  # H/2 → H/4
+        x = nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)  # (N, 32, 16, 16)
+        return nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)  # (N, 16, 8, 8)
         # END SOLUTION Q1
 
 
@@ -83,7 +83,8 @@ class Decoder(nn.Module):
 
     def forward(self, z):
         # BEGIN SOLUTION Q1
-        return self.deconv2(torch.relu(self.deconv1(z)))  # no output activation: a raw estimate
+        z = torch.relu(self.deconv1(z))  # (N, 32, 16, 16)
+        return self.deconv2(z)  # (N, 3, 32, 32); no activation: a raw estimate
         # END SOLUTION Q1
 
 

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Convolutional Auto Encoder — TensorFlow (core: tf.Module, tf.nn, tf.GradientTape, tf.function, tf.data)
+# # Convolutional Auto Encoder — TensorFlow
+#
+# TensorFlow core: tf.Module, tf.nn, tf.GradientTape, tf.function, tf.data; no Keras.
 #
 # Two convolutions, each followed by a 2×2 max-pool, squeeze an image to a quarter of its size;
 # two stride-2 transposed convolutions bring it back to full size.
@@ -60,8 +62,8 @@ class Encoder(tf.Module):
 
     def __call__(self, x):
         # BEGIN SOLUTION Q1
-        x = tf.nn.max_pool2d(tf.nn.relu(self.conv1(x)), ksize=2, strides=2, padding="VALID")
-        return tf.nn.max_pool2d(tf.nn.relu(self.conv2(x)), ksize=2, strides=2, padding="VALID")
+        x = tf.nn.max_pool2d(tf.nn.relu(self.conv1(x)), 2, 2, "VALID")  # (N, 16, 16, 32)
+        return tf.nn.max_pool2d(tf.nn.relu(self.conv2(x)), 2, 2, "VALID")  # (N, 8, 8, 16)
         # END SOLUTION Q1
 
 
@@ -78,7 +80,8 @@ class Decoder(tf.Module):
 
     def __call__(self, z):
         # BEGIN SOLUTION Q1
-        return self.deconv2(tf.nn.relu(self.deconv1(z)))  # no output activation: a raw estimate
+        z = tf.nn.relu(self.deconv1(z))  # (N, 16, 16, 32)
+        return self.deconv2(z)  # (N, 32, 32, 3); no activation: a raw estimate
         # END SOLUTION Q1
 
 

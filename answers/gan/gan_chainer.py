@@ -6,6 +6,7 @@
 
 # %% 1. Config
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -49,7 +50,7 @@ def device_for(config):
 
 # %% 2. Data
 def batches(images, config):
-    """Endless shuffled NCHW batches: Chainer, like PyTorch, puts channels before height and width."""
+    """Endless shuffled NCHW batches: Chainer, like PyTorch, puts channels before height, width."""
     dataset = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
     order = chainer.iterators.ShuffleOrderSampler(np.random.RandomState(config.seed))
     iterator = chainer.iterators.SerialIterator(
@@ -67,19 +68,23 @@ class Generator(chainer.Chain):
         # BEGIN SOLUTION Q1
         self.shape = (config.channels, config.image_size, config.image_size)
         glorot = chainer.initializers.GlorotUniform()  # Chainer's default is LeCun normal
+        leaky_relu = partial(F.leaky_relu, slope=0.2)
         with self.init_scope():
-            self.dense1 = L.Linear(config.latent_dim, 128, initialW=glorot)
-            self.dense2 = L.Linear(128, 256, initialW=glorot)
-            self.dense3 = L.Linear(256, 512, initialW=glorot)
-            self.dense4 = L.Linear(512, int(np.prod(self.shape)), initialW=glorot)
+            self.layers = chainer.Sequential(
+                L.Linear(config.latent_dim, 128, initialW=glorot),  # (N, 128)
+                leaky_relu,
+                L.Linear(128, 256, initialW=glorot),  # (N, 256)
+                leaky_relu,
+                L.Linear(256, 512, initialW=glorot),  # (N, 512)
+                leaky_relu,
+                L.Linear(512, int(np.prod(self.shape)), initialW=glorot),  # (N, 768)
+                F.tanh,  # images live in [-1, 1]
+            )
         # END SOLUTION Q1
 
     def forward(self, z):
         # BEGIN SOLUTION Q1
-        h = F.leaky_relu(self.dense1(z), slope=0.2)
-        h = F.leaky_relu(self.dense2(h), slope=0.2)
-        h = F.leaky_relu(self.dense3(h), slope=0.2)
-        return F.reshape(F.tanh(self.dense4(h)), (-1, *self.shape))  # images live in [-1, 1]
+        return F.reshape(self.layers(z), (-1, *self.shape))  # (N, 3, 16, 16)
         # END SOLUTION Q1
 
 
@@ -89,17 +94,20 @@ class Discriminator(chainer.Chain):
         # BEGIN SOLUTION Q1
         pixels = config.channels * config.image_size * config.image_size
         glorot = chainer.initializers.GlorotUniform()
+        leaky_relu = partial(F.leaky_relu, slope=0.2)
         with self.init_scope():
-            self.dense1 = L.Linear(pixels, 512, initialW=glorot)
-            self.dense2 = L.Linear(512, 256, initialW=glorot)
-            self.dense3 = L.Linear(256, 1, initialW=glorot)
+            self.layers = chainer.Sequential(
+                L.Linear(pixels, 512, initialW=glorot),  # (N, 512)
+                leaky_relu,
+                L.Linear(512, 256, initialW=glorot),  # (N, 256)
+                leaky_relu,
+                L.Linear(256, 1, initialW=glorot),  # (N, 1): a logit, the loss applies the sigmoid
+            )
         # END SOLUTION Q1
 
     def forward(self, x):
         # BEGIN SOLUTION Q1
-        h = F.leaky_relu(self.dense1(x), slope=0.2)  # L.Linear flattens the image itself
-        h = F.leaky_relu(self.dense2(h), slope=0.2)
-        return self.dense3(h)  # a logit: no sigmoid here, the loss applies it
+        return self.layers(x)  # L.Linear flattens the image itself
         # END SOLUTION Q1
 
 
@@ -114,7 +122,7 @@ def build(config):
 
 # %% 4. Loss (Q2)
 def discriminator_loss(real_logits, fake_logits):
-    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over the two halves: log 2 at a draw."""
+    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over both halves: log 2 at a draw."""
     # BEGIN SOLUTION Q2
     xp = chainer.backend.get_array_module(real_logits)
     real = F.sigmoid_cross_entropy(real_logits, xp.ones(real_logits.shape, dtype=np.int32))
@@ -164,8 +172,8 @@ def train(config, data, networks=None, callback=None, run=None):
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, config))
     # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-    noise = run.noise(np.random.default_rng(config.seed))
-    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    noise = run.noise(np.random.default_rng(config.seed + 1))  # not the grid's noise
+    fixed = fixed_latents(config)  # the diversity check's samples: main's grid
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         images = next(stream)
@@ -207,14 +215,18 @@ def discriminate(networks, images):
     # END SOLUTION Q4
 
 
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="GAN in Chainer")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and in every framework
 
     def samples(networks):
         return generate(networks, fixed)

@@ -67,14 +67,14 @@ def Generator(config):
     return keras.Sequential(
         [
             keras.Input((config.latent_dim,)),
-            layers.Dense(128),
+            layers.Dense(128),  # (N, 128)
             layers.LeakyReLU(0.2),
-            layers.Dense(256),
+            layers.Dense(256),  # (N, 256)
             layers.LeakyReLU(0.2),
-            layers.Dense(512),
+            layers.Dense(512),  # (N, 512)
             layers.LeakyReLU(0.2),
-            layers.Dense(int(np.prod(shape)), activation="tanh"),  # images live in [-1, 1]
-            layers.Reshape(shape),
+            layers.Dense(int(np.prod(shape)), activation="tanh"),  # (N, 768) in [-1, 1]
+            layers.Reshape(shape),  # (N, 16, 16, 3)
         ],
         name="generator",
     )
@@ -87,12 +87,12 @@ def Discriminator(config):
     return keras.Sequential(
         [
             keras.Input(shape),
-            layers.Flatten(),
-            layers.Dense(512),
+            layers.Flatten(),  # (N, 768)
+            layers.Dense(512),  # (N, 512)
             layers.LeakyReLU(0.2),
-            layers.Dense(256),
+            layers.Dense(256),  # (N, 256)
             layers.LeakyReLU(0.2),
-            layers.Dense(1),  # a logit: no sigmoid here, the loss applies it
+            layers.Dense(1),  # (N, 1): a logit, no sigmoid here, the loss applies it
         ],
         name="discriminator",
     )
@@ -106,6 +106,7 @@ def build(config):
 
 
 # %% 4. Loss (Q2)
+# Keras calls a compiled loss as loss(y_true, y_pred): hence (targets, logits) in this section
 def discriminator_loss(targets, logits):
     """Sigmoid cross-entropy on a batch of real (target 1) then fake (target 0): log 2 at a draw."""
     # BEGIN SOLUTION Q2
@@ -114,7 +115,7 @@ def discriminator_loss(targets, logits):
 
 
 def generator_loss(targets, logits):
-    """The non-saturating loss: G maximises log D(G(z)) by calling its fakes real (targets all 1)."""
+    """The non-saturating loss: G maximises log D(G(z)) by calling its fakes real (target 1)."""
     # BEGIN SOLUTION Q2
     return ops.mean(ops.binary_crossentropy(targets, logits, from_logits=True))
     # END SOLUTION Q2
@@ -127,13 +128,12 @@ def train_step(networks, trainers, images, latents):
     n = len(images)
     # G in training mode, compiled (gendojo/keras_tools.py); NumPy, so cut off from G
     fakes = trainers["fakes"].predict_on_batch(latents)
-    # D first, on real and fake in one batch. Keras 3 reads `trainable` whenever a model trains,
-    # not once at compile time: D must be switched on for its own update...
+    # D first, on real and fake in one batch. Keras reads `trainable` at every update, so D is
+    # switched on for its own and off for G's (questions/gan.md, the frozen-discriminator trap).
     discriminator.trainable = True
     targets = np.concatenate([np.ones((n, 1)), np.zeros((n, 1))]).astype(np.float32)
     d_loss = discriminator.train_on_batch(np.concatenate([images, fakes]), targets)
-    # ...and off again, so the combined model G → D updates G alone.
-    discriminator.trainable = False
+    discriminator.trainable = False  # the combined model G → D updates G alone
     g_loss = trainers["generator"].train_on_batch(latents, np.ones((n, 1), dtype=np.float32))
     return {"d_loss": float(d_loss), "g_loss": float(g_loss)}
     # END SOLUTION Q3
@@ -161,8 +161,8 @@ def train(config, data, networks=None, callback=None, run=None):
         run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
         stream = run.stream(batches(data.images, config))
         # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-        noise = run.noise(np.random.default_rng(config.seed))
-        fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+        noise = run.noise(np.random.default_rng(config.seed + 1))  # not the grid's noise
+        fixed = fixed_latents(config)  # the diversity check's samples: main's grid
         history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
         optimizers = {
             "discriminator": discriminator.optimizer,
@@ -201,14 +201,18 @@ def discriminate(networks, images):
     # END SOLUTION Q4
 
 
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="GAN in Keras 3")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and in every framework
 
     def samples(networks):
         return generate(networks, fixed)

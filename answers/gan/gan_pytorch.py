@@ -69,20 +69,20 @@ class Generator(nn.Module):
         # BEGIN SOLUTION Q1
         self.shape = (config.channels, config.image_size, config.image_size)
         self.layers = nn.Sequential(
-            nn.Linear(config.latent_dim, 128),
+            nn.Linear(config.latent_dim, 128),  # (N, 128)
             nn.LeakyReLU(0.2),
-            nn.Linear(128, 256),
+            nn.Linear(128, 256),  # (N, 256)
             nn.LeakyReLU(0.2),
-            nn.Linear(256, 512),
+            nn.Linear(256, 512),  # (N, 512)
             nn.LeakyReLU(0.2),
-            nn.Linear(512, int(np.prod(self.shape))),
+            nn.Linear(512, int(np.prod(self.shape))),  # (N, 768)
             nn.Tanh(),  # images live in [-1, 1]
         )
         # END SOLUTION Q1
 
     def forward(self, z):
         # BEGIN SOLUTION Q1
-        return self.layers(z).view(-1, *self.shape)
+        return self.layers(z).view(-1, *self.shape)  # (N, 3, 16, 16)
         # END SOLUTION Q1
 
 
@@ -92,17 +92,17 @@ class Discriminator(nn.Module):
         # BEGIN SOLUTION Q1
         pixels = config.channels * config.image_size * config.image_size
         self.layers = nn.Sequential(
-            nn.Linear(pixels, 512),
+            nn.Linear(pixels, 512),  # (N, 512)
             nn.LeakyReLU(0.2),
-            nn.Linear(512, 256),
+            nn.Linear(512, 256),  # (N, 256)
             nn.LeakyReLU(0.2),
-            nn.Linear(256, 1),  # a logit: no sigmoid here, the loss applies it
+            nn.Linear(256, 1),  # (N, 1): a logit, no sigmoid here, the loss applies it
         )
         # END SOLUTION Q1
 
     def forward(self, x):
         # BEGIN SOLUTION Q1
-        return self.layers(x.flatten(start_dim=1))
+        return self.layers(x.flatten(start_dim=1))  # flattened: (N, 768)
         # END SOLUTION Q1
 
 
@@ -111,9 +111,7 @@ def build(config):
     device = device_for(config)
     networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
     for network in networks.values():
-        for (
-            module
-        ) in network.modules():  # Glorot weights, zero biases: as Keras, tf_core and Chainer here
+        for module in network.modules():  # Glorot weights, zero biases: as the other three here
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
@@ -123,7 +121,7 @@ def build(config):
 
 # %% 4. Loss (Q2)
 def discriminator_loss(real_logits, fake_logits):
-    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over the two halves: log 2 at a draw."""
+    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over both halves: log 2 at a draw."""
     # BEGIN SOLUTION Q2
     bce = nn.functional.binary_cross_entropy_with_logits
     real = bce(real_logits, torch.ones_like(real_logits))
@@ -172,8 +170,8 @@ def train(config, data, networks=None, callback=None, run=None):
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, config))
     # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-    noise = run.noise(np.random.default_rng(config.seed))
-    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    noise = run.noise(np.random.default_rng(config.seed + 1))  # not the grid's noise
+    fixed = fixed_latents(config)  # the diversity check's samples: main's grid
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         images = next(stream).to(device)
@@ -215,14 +213,18 @@ def discriminate(networks, images):
     # END SOLUTION Q4
 
 
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="GAN in PyTorch")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and in every framework
 
     def samples(networks):
         return generate(networks, fixed)

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Generative Adversarial Network — TensorFlow (core: tf.Module, tf.GradientTape, tf.function; no Keras)
+# # Generative Adversarial Network — TensorFlow
+#
+# TensorFlow core: tf.Module, tf.GradientTape, tf.function, tf.data; no Keras.
 #
 # Two multilayer perceptrons play a game: G turns noise into images, D tells them from real ones.
 # Question sheet: questions/gan.md. Run: `python answers/gan/gan_tensorflow.py --help`.
@@ -58,16 +60,17 @@ class Generator(tf.Module):
         super().__init__()
         # BEGIN SOLUTION Q1
         self.shape = (config.image_size, config.image_size, config.channels)
-        sizes = (config.latent_dim, 128, 256, 512, int(np.prod(self.shape)))
-        self.dense = [tf_core.Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        sizes = (config.latent_dim, 128, 256, 512, int(np.prod(self.shape)))  # (N, 128)…(N, 768)
+        self.layers = [tf_core.Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         # END SOLUTION Q1
 
     def __call__(self, z):
         # BEGIN SOLUTION Q1
         h = z
-        for dense in self.dense[:-1]:
+        for dense in self.layers[:-1]:
             h = tf.nn.leaky_relu(dense(h), alpha=0.2)
-        return tf.reshape(tf.tanh(self.dense[-1](h)), [-1, *self.shape])  # images live in [-1, 1]
+        x = tf.tanh(self.layers[-1](h))  # images live in [-1, 1]
+        return tf.reshape(x, [-1, *self.shape])  # (N, 16, 16, 3)
         # END SOLUTION Q1
 
 
@@ -75,16 +78,16 @@ class Discriminator(tf.Module):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        sizes = (config.image_size * config.image_size * config.channels, 512, 256, 1)
-        self.dense = [tf_core.Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        sizes = (config.image_size * config.image_size * config.channels, 512, 256, 1)  # (N, 512)…
+        self.layers = [tf_core.Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         # END SOLUTION Q1
 
     def __call__(self, x):
         # BEGIN SOLUTION Q1
-        h = tf.reshape(x, [tf.shape(x)[0], -1])
-        for dense in self.dense[:-1]:
+        h = tf.reshape(x, [tf.shape(x)[0], -1])  # (N, 768)
+        for dense in self.layers[:-1]:
             h = tf.nn.leaky_relu(dense(h), alpha=0.2)
-        return self.dense[-1](h)  # a logit: no sigmoid here, the loss applies it
+        return self.layers[-1](h)  # (N, 1): a logit, no sigmoid here, the loss applies it
         # END SOLUTION Q1
 
 
@@ -96,7 +99,7 @@ def build(config):
 
 # %% 4. Loss (Q2)
 def discriminator_loss(real_logits, fake_logits):
-    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over the two halves: log 2 at a draw."""
+    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over both halves: log 2 at a draw."""
     # BEGIN SOLUTION Q2
     bce = tf.nn.sigmoid_cross_entropy_with_logits
     real = tf.reduce_mean(bce(labels=tf.ones_like(real_logits), logits=real_logits))
@@ -154,8 +157,8 @@ def train(config, data, networks=None, callback=None, run=None):
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, config))
     # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-    noise = run.noise(np.random.default_rng(config.seed))
-    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    noise = run.noise(np.random.default_rng(config.seed + 1))  # not the grid's noise
+    fixed = fixed_latents(config)  # the diversity check's samples: main's grid
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     with tf.device(device_for(config)):
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
@@ -192,14 +195,18 @@ def discriminate(networks, images):
     # END SOLUTION Q4
 
 
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="GAN in TensorFlow")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and in every framework
 
     def samples(networks):
         return generate(networks, fixed)

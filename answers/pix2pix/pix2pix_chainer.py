@@ -7,6 +7,7 @@
 
 # %% 1. Config
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -74,26 +75,26 @@ class Generator(chainer.Chain):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        chans = widths(config)
-        glorot = (
-            chainer.initializers.GlorotUniform()
-        )  # as Keras and tf_core; Chainer's default is LeCun
+        chans = widths(config)  # (32, 64, 128, 256): down to (N, 256, 2, 2), then back up
+        glorot = chainer.initializers.GlorotUniform()  # as the other three; Chainer's is LeCun
+        leaky_relu = partial(F.leaky_relu, slope=0.2)
         with self.init_scope():
-            self.down, self.down_norms = chainer.ChainList(), chainer.ChainList()
+            self.down = chainer.ChainList()
             for level, (cin, cout) in enumerate(
                 zip([config.channels, *chans[:-1]], chans, strict=True)
             ):
-                self.down.append(L.Convolution2D(cin, cout, 4, stride=2, pad=1, initialW=glorot))
-                if level:  # none on the first level
-                    self.down_norms.append(L.BatchNormalization(cout, decay=0.9, eps=1e-5))
-            self.up, self.up_norms = chainer.ChainList(), chainer.ChainList()
+                conv = L.Convolution2D(cin, cout, 4, stride=2, pad=1, initialW=glorot)
+                norm = L.BatchNormalization(cout, decay=0.9, eps=1e-5) if level else F.identity
+                self.down.append(chainer.Sequential(conv, norm, leaky_relu))
+            self.up = chainer.ChainList()
             for block, level in enumerate(range(config.depth - 2, -1, -1)):
                 # the deepest block takes the bottleneck; the others also take the skip beside them
                 cin = chans[-1] if block == 0 else 2 * chans[level + 1]
-                self.up.append(
-                    L.Deconvolution2D(cin, chans[level], 4, stride=2, pad=1, initialW=glorot)
-                )
-                self.up_norms.append(L.BatchNormalization(chans[level], decay=0.9, eps=1e-5))
+                layers = [L.Deconvolution2D(cin, chans[level], 4, stride=2, pad=1, initialW=glorot)]
+                layers.append(L.BatchNormalization(chans[level], decay=0.9, eps=1e-5))
+                if block < 2:  # dropout is G's only noise: in the two deepest decoder blocks
+                    layers.append(partial(F.dropout, ratio=0.5))  # active in train mode only
+                self.up.append(chainer.Sequential(*layers, F.relu))
             self.out = L.Deconvolution2D(
                 2 * chans[0], config.channels, 4, stride=2, pad=1, initialW=glorot
             )
@@ -102,18 +103,12 @@ class Generator(chainer.Chain):
     def forward(self, x):
         # BEGIN SOLUTION Q1
         skips = []
-        for level, conv in enumerate(self.down):
-            x = conv(x)
-            x = F.leaky_relu(self.down_norms[level - 1](x) if level else x, slope=0.2)
+        for block in self.down:
+            x = block(x)
             skips.append(x)
         skips.pop()  # the bottleneck itself is no skip
-        for block, (conv, norm) in enumerate(zip(self.up, self.up_norms, strict=True)):
-            x = norm(conv(x))
-            if (
-                block < 2
-            ):  # dropout is G's only noise: in the two deepest decoder blocks (train mode only)
-                x = F.dropout(x, 0.5)
-            x = F.concat([F.relu(x), skips.pop()], axis=1)  # skip connection: concatenate channels
+        for block in self.up:
+            x = F.concat([block(x), skips.pop()], axis=1)  # skip connection: concatenate channels
         return F.tanh(self.out(x))
         # END SOLUTION Q1
 
@@ -124,22 +119,22 @@ class Discriminator(chainer.Chain):
         # BEGIN SOLUTION Q1
         w = config.d_width
         glorot = chainer.initializers.GlorotUniform()
+        leaky_relu = partial(F.leaky_relu, slope=0.2)
         with self.init_scope():
-            self.conv1 = L.Convolution2D(
-                2 * config.channels, w, 4, stride=2, pad=1, initialW=glorot
+            self.layers = chainer.Sequential(
+                # (N, 64, 16, 16), then (N, 128, 8, 8)
+                L.Convolution2D(2 * config.channels, w, 4, stride=2, pad=1, initialW=glorot),
+                leaky_relu,
+                L.Convolution2D(w, 2 * w, 4, stride=2, pad=1, initialW=glorot),
+                leaky_relu,
+                # (N, 1, 8, 8): a logit per patch, no sigmoid
+                L.Convolution2D(2 * w, 1, 3, stride=1, pad=1, initialW=glorot),
             )
-            self.conv2 = L.Convolution2D(w, 2 * w, 4, stride=2, pad=1, initialW=glorot)
-            self.logits = L.Convolution2D(
-                2 * w, 1, 3, stride=1, pad=1, initialW=glorot
-            )  # one per patch
         # END SOLUTION Q1
 
     def forward(self, sources, targets):
         # BEGIN SOLUTION Q1
-        x = F.concat([sources, targets], axis=1)  # D judges the pair, not B alone
-        x = F.leaky_relu(self.conv1(x), slope=0.2)
-        x = F.leaky_relu(self.conv2(x), slope=0.2)
-        return self.logits(x)
+        return self.layers(F.concat([sources, targets], axis=1))  # D judges the pair, not B alone
         # END SOLUTION Q1
 
 
@@ -150,9 +145,7 @@ def build(config):
         f"--image-size must be a multiple of 2**depth = {2**config.depth} (the U-Net halves it "
         f"{config.depth} times), not {config.image_size}",
     )
-    np.random.seed(
-        config.seed
-    )  # Chainer's initializers and F.dropout draw from NumPy's global generator
+    np.random.seed(config.seed)  # Chainer's initializers and F.dropout draw from NumPy's global one
     device = device_for(config)
     networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
     for network in networks.values():
@@ -197,9 +190,7 @@ def train_step(networks, optimizers, sources, targets, l1_weight):
     l1 = l1_loss(targets, fakes)
     generator.cleargrads()
     (g_loss + l1_weight * l1).backward()
-    optimizers[
-        "generator"
-    ].update()  # only G's optimizer steps: D's stray gradients are cleared next time
+    optimizers["generator"].update()  # only G's: D's stray gradients are cleared next time
     return {"d_loss": float(d_loss.array), "g_loss": float(g_loss.array), "l1": float(l1.array)}
     # END SOLUTION Q3
 
@@ -211,7 +202,8 @@ def train(config, data, networks=None, callback=None, run=None):
     ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     gendojo.check(
         data.sources is not None,
-        "pix2pix needs pairs: use --dataset shapes, or paired with --data-dir DIR holding A/ and B/",
+        "pix2pix needs pairs: use --dataset shapes, "
+        "or paired with --data-dir DIR holding A/ and B/",
     )
     gendojo.check(config.batch_size >= 2, "--batch-size must be at least 2 for BatchNorm")
     networks = networks or build(config)
@@ -236,7 +228,7 @@ def train(config, data, networks=None, callback=None, run=None):
 
 # %% 7. Inference (Q4)
 def translate(networks, sources):
-    """NHWC sources in [-1, 1] → G's pictures, NHWC float32 in [-1, 1]; deterministic (no dropout)."""
+    """NHWC sources in [-1, 1] → G's pictures, NHWC float32 in [-1, 1]; no dropout."""
     # BEGIN SOLUTION Q4
     generator = networks["generator"]
     x = generator.xp.asarray(np.asarray(sources, dtype=np.float32).transpose(0, 3, 1, 2))
@@ -248,7 +240,7 @@ def translate(networks, sources):
 
 
 def discriminate(networks, sources, targets):
-    """NHWC pairs → D's patch logits, (N, H/4, W/4, 1) float32: above 0 means "this patch looks real"."""
+    """NHWC pairs → D's patch logits, (N, H/4, W/4, 1) float32: above 0 means "looks real"."""
     # BEGIN SOLUTION Q4
     discriminator = networks["discriminator"]
     a, b = (
@@ -267,7 +259,8 @@ def main(argv=None):
     data = gendojo.load_dataset(config)
     gendojo.check(
         data.sources is not None,
-        "pix2pix needs pairs: use --dataset shapes, or paired with --data-dir DIR holding A/ and B/",
+        "pix2pix needs pairs: use --dataset shapes, "
+        "or paired with --data-dir DIR holding A/ and B/",
     )
     sources, targets = data.sources[:8], data.images[:8]  # the same pairs in every grid
 

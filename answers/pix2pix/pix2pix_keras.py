@@ -71,7 +71,7 @@ def widths(config):
 
 def Generator(config):
     # BEGIN SOLUTION Q1
-    chans = widths(config)
+    chans = widths(config)  # (32, 64, 128, 256): down to (N, 2, 2, 256), then back up
     sources = keras.Input((config.image_size, config.image_size, config.channels))
     x, skips = sources, []
     for level, cout in enumerate(chans):
@@ -86,9 +86,7 @@ def Generator(config):
         x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
         if block < 2:  # dropout is G's only noise: in the two deepest decoder blocks
             x = layers.Dropout(0.5)(x)
-        x = layers.Concatenate()(
-            [layers.ReLU()(x), skips.pop()]
-        )  # skip connection: concatenate channels
+        x = layers.Concatenate()([layers.ReLU()(x), skips.pop()])  # skip connection: channels
     x = layers.Conv2DTranspose(config.channels, 4, strides=2, padding="same", activation="tanh")(x)
     return keras.Model(sources, x, name="generator")
     # END SOLUTION Q1
@@ -100,11 +98,11 @@ def Discriminator(config):
     sources, targets = keras.Input(shape), keras.Input(shape)
     w = config.d_width
     x = layers.Concatenate()([sources, targets])  # D judges the pair, not B alone
-    x = layers.Conv2D(w, 4, strides=2, padding="same")(x)
-    x = layers.LeakyReLU(0.2)(x)
-    x = layers.Conv2D(2 * w, 4, strides=2, padding="same")(x)
-    x = layers.LeakyReLU(0.2)(x)
-    x = layers.Conv2D(1, 3, strides=1, padding="same")(x)  # one logit per patch, no sigmoid
+    x = layers.LeakyReLU(0.2)(layers.Conv2D(w, 4, strides=2, padding="same")(x))  # (N, 16, 16, 64)
+    x = layers.LeakyReLU(0.2)(
+        layers.Conv2D(2 * w, 4, strides=2, padding="same")(x)
+    )  # (N, 8, 8, 128)
+    x = layers.Conv2D(1, 3, strides=1, padding="same")(x)  # (N, 8, 8, 1): a logit per patch
     return keras.Model([sources, targets], x, name="discriminator")
     # END SOLUTION Q1
 
@@ -139,6 +137,7 @@ def l1_loss(targets, fakes):
 # %% 5. Training step (Q3)
 def train_step(networks, trainers, sources, targets):
     # BEGIN SOLUTION Q3
+    # no l1_weight argument: Keras compiled λ into the combined model's loss_weights
     discriminator = networks["discriminator"]
     # D first: real pairs (A, B) → 1, fake pairs (A, G(A)) → 0, in one batch of 2N.
     # G in training mode, compiled (gendojo/keras_tools.py); NumPy, so cut off from G
@@ -146,12 +145,11 @@ def train_step(networks, trainers, sources, targets):
     pairs = [np.concatenate([sources, sources]), np.concatenate([targets, fakes])]
     patches = discriminator.output.shape[1:]
     labels = np.concatenate([np.ones((len(sources), *patches)), np.zeros((len(sources), *patches))])
-    # Keras 3 reads `trainable` whenever a model trains, not once at compile time: D must be
-    # switched on for its own update...
+    # Keras reads `trainable` at every update, so D is switched on for its own and off for G's
+    # (questions/gan.md, the frozen-discriminator trap).
     discriminator.trainable = True
     d_loss = discriminator.train_on_batch(pairs, labels.astype(np.float32))
-    # ...and off again, so the combined model A → (D(A, G(A)), G(A)) updates G alone.
-    discriminator.trainable = False
+    discriminator.trainable = False  # the combined model A → (D(A, G(A)), G(A)) updates G alone
     ones = np.ones((len(sources), *patches), dtype=np.float32)
     # the combined model returns its total loss, then each output's
     _, g_loss, l1 = trainers["generator"].train_on_batch(sources, [ones, targets])
@@ -166,7 +164,8 @@ def train(config, data, networks=None, callback=None, run=None):
     ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     gendojo.check(
         data.sources is not None,
-        "pix2pix needs pairs: use --dataset shapes, or paired with --data-dir DIR holding A/ and B/",
+        "pix2pix needs pairs: use --dataset shapes, "
+        "or paired with --data-dir DIR holding A/ and B/",
     )
     gendojo.check(config.batch_size >= 2, "--batch-size must be at least 2 for BatchNorm")
     networks = networks or build(config)
@@ -207,7 +206,7 @@ def train(config, data, networks=None, callback=None, run=None):
 
 # %% 7. Inference (Q4)
 def translate(networks, sources):
-    """NHWC sources in [-1, 1] → G's pictures, NHWC float32 in [-1, 1]; deterministic (no dropout)."""
+    """NHWC sources in [-1, 1] → G's pictures, NHWC float32 in [-1, 1]; no dropout."""
     # BEGIN SOLUTION Q4
     # predict_on_batch runs in inference mode: running BatchNorm statistics and no dropout
     images = networks["generator"].predict_on_batch(np.asarray(sources, dtype=np.float32))
@@ -216,7 +215,7 @@ def translate(networks, sources):
 
 
 def discriminate(networks, sources, targets):
-    """NHWC pairs → D's patch logits, (N, H/4, W/4, 1) float32: above 0 means "this patch looks real"."""
+    """NHWC pairs → D's patch logits, (N, H/4, W/4, 1) float32: above 0 means "looks real"."""
     # BEGIN SOLUTION Q4
     pairs = [np.asarray(x, dtype=np.float32) for x in (sources, targets)]
     return ops.convert_to_numpy(networks["discriminator"].predict_on_batch(pairs))
@@ -229,7 +228,8 @@ def main(argv=None):
     data = gendojo.load_dataset(config)
     gendojo.check(
         data.sources is not None,
-        "pix2pix needs pairs: use --dataset shapes, or paired with --data-dir DIR holding A/ and B/",
+        "pix2pix needs pairs: use --dataset shapes, "
+        "or paired with --data-dir DIR holding A/ and B/",
     )
     sources, targets = data.sources[:8], data.images[:8]  # the same pairs in every grid
 

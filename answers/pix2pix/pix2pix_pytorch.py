@@ -50,7 +50,7 @@ def device_for(config):
 
 # %% 2. Data
 def batches(sources, targets, config):
-    """Endless shuffled (source, target) pairs of NCHW tensors, shuffled together so pairs stay pairs."""
+    """Endless shuffled (source, target) NCHW pairs, shuffled together so pairs stay pairs."""
     pairs = [torch.from_numpy(array).permute(0, 3, 1, 2) for array in (sources, targets)]
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(*pairs),
@@ -73,7 +73,7 @@ class Generator(nn.Module):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        chans = widths(config)
+        chans = widths(config)  # (32, 64, 128, 256): down to (N, 256, 2, 2), then back up
         self.down = nn.ModuleList()
         for level, (cin, cout) in enumerate(
             zip([config.channels, *chans[:-1]], chans, strict=True)
@@ -112,9 +112,10 @@ class Discriminator(nn.Module):
         # BEGIN SOLUTION Q1
         w = config.d_width
         self.layers = nn.Sequential(
+            # (N, 64, 16, 16), then (N, 128, 8, 8)
             nn.Conv2d(2 * config.channels, w, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
             nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * w, 1, 3, stride=1, padding=1),  # one logit per patch, no sigmoid
+            nn.Conv2d(2 * w, 1, 3, stride=1, padding=1),  # (N, 1, 8, 8): a logit per patch
         )  # fmt: skip
         # END SOLUTION Q1
 
@@ -135,9 +136,7 @@ def build(config):
     device = device_for(config)
     networks = {"generator": Generator(config), "discriminator": Discriminator(config)}
     for network in networks.values():
-        for (
-            module
-        ) in network.modules():  # Glorot weights, zero biases: as Keras, tf_core and Chainer here
+        for module in network.modules():  # Glorot weights, zero biases: as the other three here
             if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
@@ -181,9 +180,7 @@ def train_step(networks, optimizers, sources, targets, l1_weight):
     l1 = l1_loss(targets, fakes)
     optimizers["generator"].zero_grad()
     (g_loss + l1_weight * l1).backward()
-    optimizers[
-        "generator"
-    ].step()  # only G's optimizer steps: D's stray gradients are cleared next time
+    optimizers["generator"].step()  # only G's: D's stray gradients are cleared next time
     return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "l1": l1.item()}
     # END SOLUTION Q3
 
@@ -195,7 +192,8 @@ def train(config, data, networks=None, callback=None, run=None):
     ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     gendojo.check(
         data.sources is not None,
-        "pix2pix needs pairs: use --dataset shapes, or paired with --data-dir DIR holding A/ and B/",
+        "pix2pix needs pairs: use --dataset shapes, "
+        "or paired with --data-dir DIR holding A/ and B/",
     )
     gendojo.check(config.batch_size >= 2, "--batch-size must be at least 2 for BatchNorm")
     networks = networks or build(config)
@@ -222,7 +220,7 @@ def train(config, data, networks=None, callback=None, run=None):
 # %% 7. Inference (Q4)
 @torch.no_grad()
 def translate(networks, sources):
-    """NHWC sources in [-1, 1] → G's pictures, NHWC float32 in [-1, 1]; deterministic (no dropout)."""
+    """NHWC sources in [-1, 1] → G's pictures, NHWC float32 in [-1, 1]; no dropout."""
     # BEGIN SOLUTION Q4
     generator = networks["generator"]
     device = next(generator.parameters()).device
@@ -237,7 +235,7 @@ def translate(networks, sources):
 
 @torch.no_grad()
 def discriminate(networks, sources, targets):
-    """NHWC pairs → D's patch logits, (N, H/4, W/4, 1) float32: above 0 means "this patch looks real"."""
+    """NHWC pairs → D's patch logits, (N, H/4, W/4, 1) float32: above 0 means "looks real"."""
     # BEGIN SOLUTION Q4
     discriminator = networks["discriminator"]
     device = next(discriminator.parameters()).device
@@ -255,7 +253,8 @@ def main(argv=None):
     data = gendojo.load_dataset(config)
     gendojo.check(
         data.sources is not None,
-        "pix2pix needs pairs: use --dataset shapes, or paired with --data-dir DIR holding A/ and B/",
+        "pix2pix needs pairs: use --dataset shapes, "
+        "or paired with --data-dir DIR holding A/ and B/",
     )
     sources, targets = data.sources[:8], data.images[:8]  # the same pairs in every grid
 

@@ -49,7 +49,7 @@ def device_for(config):
 
 # %% 2. Data
 def batches(sources, targets, config):
-    """Endless shuffled (source, target) NHWC pairs from tf.data, shuffled together so pairs stay pairs."""
+    """Endless shuffled (source, target) NHWC pairs from tf.data, shuffled together."""
     dataset = tf.data.Dataset.from_tensor_slices((sources, targets))
     dataset = dataset.shuffle(len(sources), seed=config.seed).repeat()
     return iter(dataset.batch(min(config.batch_size, len(sources)), drop_remainder=True))
@@ -65,7 +65,7 @@ class Generator(tf.Module):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        chans = widths(config)
+        chans = widths(config)  # (32, 64, 128, 256): down to (N, 2, 2, 256), then back up
         self.down, self.down_norms = [], []
         for level, (cin, cout) in enumerate(
             zip([config.channels, *chans[:-1]], chans, strict=True)
@@ -97,14 +97,10 @@ class Generator(tf.Module):
         skips.pop()  # the bottleneck itself is no skip
         for block, (conv, norm) in enumerate(zip(self.up, self.up_norms, strict=True)):
             x = norm(conv(x), training)
-            if (
-                block < 2 and training
-            ):  # dropout is G's only noise: in the two deepest decoder blocks
+            if block < 2 and training:  # dropout, G's only noise: in the two deepest blocks
                 seed = self.noise.make_seeds(1)[:, 0]
                 x = tf.nn.experimental.stateless_dropout(x, rate=0.5, seed=seed)
-            x = tf.concat(
-                [tf.nn.relu(x), skips.pop()], axis=-1
-            )  # skip connection: concatenate channels
+            x = tf.concat([tf.nn.relu(x), skips.pop()], axis=-1)  # skip connection: channels
         return tf.tanh(self.out(x))
         # END SOLUTION Q1
 
@@ -114,17 +110,19 @@ class Discriminator(tf.Module):
         super().__init__()
         # BEGIN SOLUTION Q1
         w = config.d_width
-        self.conv1 = tf_core.Conv2D(2 * config.channels, w, 4, stride=2, padding="SAME")
-        self.conv2 = tf_core.Conv2D(w, 2 * w, 4, stride=2, padding="SAME")
-        self.logits = tf_core.Conv2D(2 * w, 1, 3, stride=1, padding="SAME")  # one logit per patch
+        self.layers = [
+            tf_core.Conv2D(2 * config.channels, w, 4, stride=2, padding="SAME"),
+            tf_core.Conv2D(w, 2 * w, 4, stride=2, padding="SAME"),
+            tf_core.Conv2D(2 * w, 1, 3, stride=1, padding="SAME"),  # one logit per patch
+        ]
         # END SOLUTION Q1
 
     def __call__(self, sources, targets):
         # BEGIN SOLUTION Q1
         x = tf.concat([sources, targets], axis=-1)  # D judges the pair, not B alone
-        x = tf.nn.leaky_relu(self.conv1(x), alpha=0.2)
-        x = tf.nn.leaky_relu(self.conv2(x), alpha=0.2)
-        return self.logits(x)
+        for conv in self.layers[:-1]:  # (N, 16, 16, 64), then (N, 8, 8, 128)
+            x = tf.nn.leaky_relu(conv(x), alpha=0.2)
+        return self.layers[-1](x)  # (N, 8, 8, 1): a logit per patch, no sigmoid
         # END SOLUTION Q1
 
 
@@ -166,9 +164,7 @@ def train_step(networks, optimizers, sources, targets, l1_weight):
     with tf.GradientTape() as tape:
         logits = discriminator(tf.concat([sources, sources], 0), tf.concat([targets, fakes], 0))
         labels = tf.concat([tf.ones_like(logits[:n]), tf.zeros_like(logits[n:])], 0)
-        d_loss = adversarial_loss(
-            labels, logits
-        )  # the mean over 2N halves D's loss, as the paper does
+        d_loss = adversarial_loss(labels, logits)  # the mean over 2N halves D's loss (the paper)
     gradients = tape.gradient(d_loss, discriminator.trainable_variables)
     optimizers["discriminator"].apply_gradients(
         zip(gradients, discriminator.trainable_variables, strict=True)
@@ -196,7 +192,8 @@ def train(config, data, networks=None, callback=None, run=None):
     ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     gendojo.check(
         data.sources is not None,
-        "pix2pix needs pairs: use --dataset shapes, or paired with --data-dir DIR holding A/ and B/",
+        "pix2pix needs pairs: use --dataset shapes, "
+        "or paired with --data-dir DIR holding A/ and B/",
     )
     gendojo.check(config.batch_size >= 2, "--batch-size must be at least 2 for BatchNorm")
     networks = networks or build(config)
@@ -222,7 +219,7 @@ def train(config, data, networks=None, callback=None, run=None):
 
 # %% 7. Inference (Q4)
 def translate(networks, sources):
-    """NHWC sources in [-1, 1] → G's pictures, NHWC float32 in [-1, 1]; deterministic (no dropout)."""
+    """NHWC sources in [-1, 1] → G's pictures, NHWC float32 in [-1, 1]; no dropout."""
     # BEGIN SOLUTION Q4
     x = tf.convert_to_tensor(np.asarray(sources, dtype=np.float32))
     # training=False: running BatchNorm statistics and no dropout, so one answer per sketch
@@ -231,7 +228,7 @@ def translate(networks, sources):
 
 
 def discriminate(networks, sources, targets):
-    """NHWC pairs → D's patch logits, (N, H/4, W/4, 1) float32: above 0 means "this patch looks real"."""
+    """NHWC pairs → D's patch logits, (N, H/4, W/4, 1) float32: above 0 means "looks real"."""
     # BEGIN SOLUTION Q4
     a, b = (tf.convert_to_tensor(np.asarray(x, dtype=np.float32)) for x in (sources, targets))
     return networks["discriminator"](a, b).numpy()
@@ -244,7 +241,8 @@ def main(argv=None):
     data = gendojo.load_dataset(config)
     gendojo.check(
         data.sources is not None,
-        "pix2pix needs pairs: use --dataset shapes, or paired with --data-dir DIR holding A/ and B/",
+        "pix2pix needs pairs: use --dataset shapes, "
+        "or paired with --data-dir DIR holding A/ and B/",
     )
     sources, targets = data.sources[:8], data.images[:8]  # the same pairs in every grid
 

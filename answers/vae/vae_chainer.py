@@ -57,7 +57,7 @@ def device_for(config):
 
 # %% 2. Data
 def batches(images, config):
-    """Endless shuffled NCHW batches: Chainer, like PyTorch, puts channels before height and width."""
+    """Endless shuffled NCHW batches: Chainer, like PyTorch, puts channels before height, width."""
     dataset = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
     order = chainer.iterators.ShuffleOrderSampler(np.random.RandomState(config.seed))
     iterator = chainer.iterators.SerialIterator(
@@ -82,8 +82,10 @@ class Encoder(chainer.Chain):
 
     def forward(self, x):
         # BEGIN SOLUTION Q1
-        h = F.relu(self.hidden(x))  # L.Linear flattens all axes after the first by itself
-        return self.mean(h), self.log_variance(h)  # log σ², not σ: any real output is valid
+        # L.Linear flattens all axes after the first by itself
+        h = F.relu(self.hidden(x))  # (N, 256)
+        # log σ², not σ: any real output is valid
+        return self.mean(h), self.log_variance(h)  # (N, 2) each
         # END SOLUTION Q1
 
 
@@ -100,17 +102,19 @@ class Decoder(chainer.Chain):
 
     def forward(self, z):
         # BEGIN SOLUTION Q1
-        x = F.tanh(self.output(F.relu(self.hidden(z))))  # tanh: images live in [-1, 1]
-        return F.reshape(x, (-1, *self.shape))
+        h = F.relu(self.hidden(z))  # (N, 256)
+        x = F.tanh(self.output(h))  # tanh: images live in [-1, 1]
+        return F.reshape(x, (-1, *self.shape))  # (N, 3, 32, 32)
         # END SOLUTION Q1
 
 
-def reparameterize(mean, log_variance):
+def reparameterize(mean, log_variance, seed=None):
     """z = mean + σ·ε, ε ~ N(0, I): the randomness sits in ε, so gradients reach mean and σ."""
     # BEGIN SOLUTION Q1
     # F.gaussian(mean, log_variance) does the same in one call; spelled out here to be seen.
+    # ε from ``seed``, a NumPy (CuPy) generator (None: the global one, seeded in build)
     xp = chainer.backend.get_array_module(mean)
-    epsilon = xp.random.standard_normal(mean.shape).astype(np.float32)
+    epsilon = (seed or xp.random).standard_normal(mean.shape).astype(np.float32)
     return mean + F.exp(0.5 * log_variance) * epsilon
     # END SOLUTION Q1
 
@@ -121,7 +125,8 @@ def build(config):
     )
     gendojo.check(
         config.latent_dim >= 2 or not config.latent_plots,
-        "the latent plots draw two latent dimensions: use --latent-dim 2 or more, or --no-latent-plots.",
+        "the latent plots draw two latent dimensions: use --latent-dim 2 or more, "
+        "or --no-latent-plots.",
     )
     gendojo.check(
         config.beta >= 0, f"--beta weights the KL term and cannot be negative ({config.beta})."
@@ -143,7 +148,7 @@ def reconstruction_loss(images, reconstructions):
 
 
 def kl_divergence(mean, log_variance):
-    """KL(N(mean, exp(log_variance)) ‖ N(0, I)): summed over latent dimensions, averaged over the batch."""
+    """KL(N(mean, exp(log_variance)) ‖ N(0, I)), summed over latent dimensions, batch-averaged."""
     # BEGIN SOLUTION Q2
     # F.gaussian_kl_divergence(mean, log_variance) gives the batch's sum; divide it by the batch
     per_example = -0.5 * F.sum(1 + log_variance - F.square(mean) - F.exp(log_variance), axis=1)
@@ -207,15 +212,14 @@ def train(config, data, networks=None, callback=None, run=None):
 
 # %% 7. Inference (Q4)
 def encode(networks, images):
-    """NHWC images in [-1, 1] → (mean, log_variance), NumPy float32 arrays of shape (N, latent_dim)."""
+    """NHWC images in [-1, 1] → (mean, log_variance), NumPy float32 arrays, (N, latent_dim) each."""
     # BEGIN SOLUTION Q4
     encoder = networks["encoder"]
     x = encoder.xp.asarray(np.asarray(images, dtype=np.float32).transpose(0, 3, 1, 2))
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         mean, log_variance = encoder(x)
-    return chainer.backends.cuda.to_cpu(mean.array), chainer.backends.cuda.to_cpu(
-        log_variance.array
-    )
+    to_cpu = chainer.backends.cuda.to_cpu
+    return to_cpu(mean.array), to_cpu(log_variance.array)
     # END SOLUTION Q4
 
 
@@ -247,14 +251,23 @@ def sample(networks, count, seed=0):
     # END SOLUTION Q4
 
 
+def fixed_latents(config, count=64):
+    """The latents of every sample grid, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Variational Auto Encoder in Chainer")
     data = gendojo.load_dataset(config)
     fixed = data.images[:16]  # the same images in every grid, so grids are comparable over time
 
-    def samples(networks):  # rows: the fixed images, their reconstructions, samples from the prior
-        return [fixed, reconstruct(networks, fixed), sample(networks, len(fixed), config.seed)]
+    prior = fixed_latents(config, len(fixed))  # the same draws from N(0, I) in every grid
+
+    def samples(networks):  # rows: the fixed images, their reconstructions, decoded prior draws
+        return [fixed, reconstruct(networks, fixed), decode(networks, prior)]
 
     networks, _, out = gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
     if config.latent_plots:

@@ -71,9 +71,10 @@ def batches(images, config):
 def Encoder(config):
     # BEGIN SOLUTION Q1
     images = keras.Input((config.image_size, config.image_size, config.channels))
-    hidden = layers.Dense(config.hidden_dim, activation="relu")(layers.Flatten()(images))
-    mean = layers.Dense(config.latent_dim, name="mean")(hidden)
-    log_variance = layers.Dense(config.latent_dim, name="log_variance")(hidden)  # log σ²: any real
+    h = layers.Dense(config.hidden_dim, activation="relu")(layers.Flatten()(images))  # (N, 256)
+    # log σ², not σ: any real output is valid
+    mean = layers.Dense(config.latent_dim, name="mean")(h)  # (N, 2)
+    log_variance = layers.Dense(config.latent_dim, name="log_variance")(h)  # (N, 2)
     return keras.Model(images, [mean, log_variance], name="encoder")
     # END SOLUTION Q1
 
@@ -84,9 +85,9 @@ def Decoder(config):
     return keras.Sequential(
         [
             keras.Input((config.latent_dim,)),
-            layers.Dense(config.hidden_dim, activation="relu"),
+            layers.Dense(config.hidden_dim, activation="relu"),  # (N, 256)
             layers.Dense(int(np.prod(shape)), activation="tanh"),  # tanh: images live in [-1, 1]
-            layers.Reshape(shape),
+            layers.Reshape(shape),  # (N, 32, 32, 3)
         ],
         name="decoder",
     )
@@ -96,6 +97,7 @@ def Decoder(config):
 def reparameterize(mean, log_variance, seed=None):
     """z = mean + σ·ε, ε ~ N(0, I): the randomness sits in ε, so gradients reach mean and σ."""
     # BEGIN SOLUTION Q1
+    # ε from ``seed``, a keras.random.SeedGenerator (None: Keras' global one, seeded in build)
     epsilon = keras.random.normal(ops.shape(mean), seed=seed)
     return mean + ops.exp(0.5 * log_variance) * epsilon
     # END SOLUTION Q1
@@ -107,7 +109,8 @@ def build(config):
     )
     gendojo.check(
         config.latent_dim >= 2 or not config.latent_plots,
-        "the latent plots draw two latent dimensions: use --latent-dim 2 or more, or --no-latent-plots.",
+        "the latent plots draw two latent dimensions: use --latent-dim 2 or more, "
+        "or --no-latent-plots.",
     )
     gendojo.check(
         config.beta >= 0, f"--beta weights the KL term and cannot be negative ({config.beta})."
@@ -126,7 +129,7 @@ def reconstruction_loss(images, reconstructions):
 
 
 def kl_divergence(mean, log_variance):
-    """KL(N(mean, exp(log_variance)) ‖ N(0, I)): summed over latent dimensions, averaged over the batch."""
+    """KL(N(mean, exp(log_variance)) ‖ N(0, I)), summed over latent dimensions, batch-averaged."""
     # BEGIN SOLUTION Q2
     per_example = -0.5 * ops.sum(
         1 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=1
@@ -146,17 +149,14 @@ class VAE(keras.Model):
     def __init__(self, encoder, decoder, beta=1.0, seed=0):
         super().__init__(name="vae")
         self.encoder, self.decoder, self.beta = encoder, decoder, beta
-        self.seed_generator = keras.random.SeedGenerator(
-            seed
-        )  # random state every backend can trace
+        self.noise = keras.random.SeedGenerator(seed)  # ε's random state, traced as a variable
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
 
     def call(self, images):
         # BEGIN SOLUTION Q3
         mean, log_variance = self.encoder(images)
-        z = reparameterize(mean, log_variance, self.seed_generator)
-        return self.decoder(z), mean, log_variance
+        return self.decoder(reparameterize(mean, log_variance, self.noise)), mean, log_variance
         # END SOLUTION Q3
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -167,14 +167,14 @@ class VAE(keras.Model):
         kl = kl_divergence(mean, log_variance)
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        return (
-            reconstruction + self.beta * kl
-        )  # the negative ELBO (up to a constant) when beta is 1
+        # the negative ELBO (up to a constant) when beta is 1
+        return reconstruction + self.beta * kl
         # END SOLUTION Q3
 
 
 def train_step(vae, images):
     # BEGIN SOLUTION Q3
+    # no optimizer or beta argument: Keras compiled the optimizer into vae, β is in compute_loss
     # train_on_batch resets the metrics first, so each value is this batch's, not a running mean.
     logs = vae.train_on_batch(images, return_dict=True)
     return {name: float(logs[name]) for name in ("reconstruction", "kl", "loss")}
@@ -193,9 +193,7 @@ def train(config, data, networks=None, callback=None, run=None):
         vae.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr))
         # END SOLUTION Q3
         run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
-        run.noise(
-            vae.seed_generator
-        )  # saved with the run and restored, so a resumed run draws the same ε
+        run.noise(vae.noise)  # saved with the run and restored, so a resumed run draws the same ε
         stream = run.stream(batches(data.images, config))
         history = run.history({"reconstruction": [], "kl": [], "loss": []})
         for step in run.steps(vae.optimizer, f"{TOPIC} {FRAMEWORK}"):
@@ -209,7 +207,7 @@ def train(config, data, networks=None, callback=None, run=None):
 
 # %% 7. Inference (Q4)
 def encode(networks, images):
-    """NHWC images in [-1, 1] → (mean, log_variance), NumPy float32 arrays of shape (N, latent_dim)."""
+    """NHWC images in [-1, 1] → (mean, log_variance), NumPy float32 arrays, (N, latent_dim) each."""
     # BEGIN SOLUTION Q4
     mean, log_variance = networks["encoder"].predict_on_batch(np.asarray(images, dtype=np.float32))
     return ops.convert_to_numpy(mean), ops.convert_to_numpy(log_variance)
@@ -241,14 +239,23 @@ def sample(networks, count, seed=0):
     # END SOLUTION Q4
 
 
+def fixed_latents(config, count=64):
+    """The latents of every sample grid, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Variational Auto Encoder in Keras 3")
     data = gendojo.load_dataset(config)
     fixed = data.images[:16]  # the same images in every grid, so grids are comparable over time
 
-    def samples(networks):  # rows: the fixed images, their reconstructions, samples from the prior
-        return [fixed, reconstruct(networks, fixed), sample(networks, len(fixed), config.seed)]
+    prior = fixed_latents(config, len(fixed))  # the same draws from N(0, I) in every grid
+
+    def samples(networks):  # rows: the fixed images, their reconstructions, decoded prior draws
+        return [fixed, reconstruct(networks, fixed), decode(networks, prior)]
 
     networks, _, out = gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
     if config.latent_plots:

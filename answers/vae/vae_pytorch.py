@@ -83,8 +83,9 @@ class Encoder(nn.Module):
 
     def forward(self, x):
         # BEGIN SOLUTION Q1
-        h = torch.relu(self.hidden(x.flatten(start_dim=1)))
-        return self.mean(h), self.log_variance(h)  # log σ², not σ: any real output is valid
+        h = torch.relu(self.hidden(x.flatten(start_dim=1)))  # (N, 256)
+        # log σ², not σ: any real output is valid
+        return self.mean(h), self.log_variance(h)  # (N, 2) each
         # END SOLUTION Q1
 
 
@@ -100,15 +101,17 @@ class Decoder(nn.Module):
 
     def forward(self, z):
         # BEGIN SOLUTION Q1
-        x = torch.tanh(self.output(torch.relu(self.hidden(z))))  # tanh: images live in [-1, 1]
-        return x.view(-1, *self.shape)
+        h = torch.relu(self.hidden(z))  # (N, 256)
+        x = torch.tanh(self.output(h))  # tanh: images live in [-1, 1]
+        return x.view(-1, *self.shape)  # (N, 3, 32, 32)
         # END SOLUTION Q1
 
 
-def reparameterize(mean, log_variance):
+def reparameterize(mean, log_variance, seed=None):
     """z = mean + σ·ε, ε ~ N(0, I): the randomness sits in ε, so gradients reach mean and σ."""
     # BEGIN SOLUTION Q1
-    epsilon = torch.randn_like(mean)
+    # ε from ``seed``, a torch.Generator (None: PyTorch's global one, seeded in build)
+    epsilon = torch.randn(mean.shape, generator=seed, device=mean.device)
     return mean + torch.exp(0.5 * log_variance) * epsilon
     # END SOLUTION Q1
 
@@ -119,7 +122,8 @@ def build(config):
     )
     gendojo.check(
         config.latent_dim >= 2 or not config.latent_plots,
-        "the latent plots draw two latent dimensions: use --latent-dim 2 or more, or --no-latent-plots.",
+        "the latent plots draw two latent dimensions: use --latent-dim 2 or more, "
+        "or --no-latent-plots.",
     )
     gendojo.check(
         config.beta >= 0, f"--beta weights the KL term and cannot be negative ({config.beta})."
@@ -138,7 +142,7 @@ def reconstruction_loss(images, reconstructions):
 
 
 def kl_divergence(mean, log_variance):
-    """KL(N(mean, exp(log_variance)) ‖ N(0, I)): summed over latent dimensions, averaged over the batch."""
+    """KL(N(mean, exp(log_variance)) ‖ N(0, I)), summed over latent dimensions, batch-averaged."""
     # BEGIN SOLUTION Q2
     per_example = -0.5 * (1 + log_variance - mean.square() - log_variance.exp()).sum(dim=1)
     return per_example.mean()
@@ -197,7 +201,7 @@ def train(config, data, networks=None, callback=None, run=None):
 # %% 7. Inference (Q4)
 @torch.no_grad()
 def encode(networks, images):
-    """NHWC images in [-1, 1] → (mean, log_variance), NumPy float32 arrays of shape (N, latent_dim)."""
+    """NHWC images in [-1, 1] → (mean, log_variance), NumPy float32 arrays, (N, latent_dim) each."""
     # BEGIN SOLUTION Q4
     encoder = networks["encoder"]
     device = next(encoder.parameters()).device
@@ -235,14 +239,23 @@ def sample(networks, count, seed=0):
     # END SOLUTION Q4
 
 
+def fixed_latents(config, count=64):
+    """The latents of every sample grid, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Variational Auto Encoder in PyTorch")
     data = gendojo.load_dataset(config)
     fixed = data.images[:16]  # the same images in every grid, so grids are comparable over time
 
-    def samples(networks):  # rows: the fixed images, their reconstructions, samples from the prior
-        return [fixed, reconstruct(networks, fixed), sample(networks, len(fixed), config.seed)]
+    prior = fixed_latents(config, len(fixed))  # the same draws from N(0, I) in every grid
+
+    def samples(networks):  # rows: the fixed images, their reconstructions, decoded prior draws
+        return [fixed, reconstruct(networks, fixed), decode(networks, prior)]
 
     networks, _, out = gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
     if config.latent_plots:

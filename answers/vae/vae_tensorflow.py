@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Variational Auto Encoder — TensorFlow (core: tf.Module, tf.nn, tf.GradientTape, tf.function, tf.data)
+# # Variational Auto Encoder — TensorFlow
+#
+# TensorFlow core: tf.Module, tf.nn, tf.GradientTape, tf.function, tf.data; no Keras.
 #
 # The encoder maps each image to a Gaussian over a 2-D latent space; training samples from it
 # with the reparameterisation trick and pays a KL penalty for straying from N(0, I), so decoding
@@ -74,8 +76,9 @@ class Encoder(tf.Module):
 
     def __call__(self, x):
         # BEGIN SOLUTION Q1
-        h = tf.nn.relu(self.hidden(tf.reshape(x, [tf.shape(x)[0], -1])))
-        return self.mean(h), self.log_variance(h)  # log σ², not σ: any real output is valid
+        h = tf.nn.relu(self.hidden(tf.reshape(x, [tf.shape(x)[0], -1])))  # (N, 256)
+        # log σ², not σ: any real output is valid
+        return self.mean(h), self.log_variance(h)  # (N, 2) each
         # END SOLUTION Q1
 
 
@@ -91,8 +94,9 @@ class Decoder(tf.Module):
 
     def __call__(self, z):
         # BEGIN SOLUTION Q1
-        x = tf.tanh(self.output(tf.nn.relu(self.hidden(z))))  # tanh: images live in [-1, 1]
-        return tf.reshape(x, [-1, *self.shape])
+        h = tf.nn.relu(self.hidden(z))  # (N, 256)
+        x = tf.tanh(self.output(h))  # tanh: images live in [-1, 1]
+        return tf.reshape(x, [-1, *self.shape])  # (N, 32, 32, 3)
         # END SOLUTION Q1
 
 
@@ -111,7 +115,8 @@ def build(config):
     )
     gendojo.check(
         config.latent_dim >= 2 or not config.latent_plots,
-        "the latent plots draw two latent dimensions: use --latent-dim 2 or more, or --no-latent-plots.",
+        "the latent plots draw two latent dimensions: use --latent-dim 2 or more, "
+        "or --no-latent-plots.",
     )
     gendojo.check(
         config.beta >= 0, f"--beta weights the KL term and cannot be negative ({config.beta})."
@@ -130,7 +135,7 @@ def reconstruction_loss(images, reconstructions):
 
 
 def kl_divergence(mean, log_variance):
-    """KL(N(mean, exp(log_variance)) ‖ N(0, I)): summed over latent dimensions, averaged over the batch."""
+    """KL(N(mean, exp(log_variance)) ‖ N(0, I)), summed over latent dimensions, batch-averaged."""
     # BEGIN SOLUTION Q2
     per_example = -0.5 * tf.reduce_sum(
         1 + log_variance - tf.square(mean) - tf.exp(log_variance), axis=1
@@ -194,7 +199,7 @@ def train(config, data, networks=None, callback=None, run=None):
 
 # %% 7. Inference (Q4)
 def encode(networks, images):
-    """NHWC images in [-1, 1] → (mean, log_variance), NumPy float32 arrays of shape (N, latent_dim)."""
+    """NHWC images in [-1, 1] → (mean, log_variance), NumPy float32 arrays, (N, latent_dim) each."""
     # BEGIN SOLUTION Q4
     mean, log_variance = networks["encoder"](
         tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
@@ -228,14 +233,23 @@ def sample(networks, count, seed=0):
     # END SOLUTION Q4
 
 
+def fixed_latents(config, count=64):
+    """The latents of every sample grid, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Variational Auto Encoder in TensorFlow")
     data = gendojo.load_dataset(config)
     fixed = data.images[:16]  # the same images in every grid, so grids are comparable over time
 
-    def samples(networks):  # rows: the fixed images, their reconstructions, samples from the prior
-        return [fixed, reconstruct(networks, fixed), sample(networks, len(fixed), config.seed)]
+    prior = fixed_latents(config, len(fixed))  # the same draws from N(0, I) in every grid
+
+    def samples(networks):  # rows: the fixed images, their reconstructions, decoded prior draws
+        return [fixed, reconstruct(networks, fixed), decode(networks, prior)]
 
     networks, _, out = gendojo.train_and_save(config, TOPIC, FRAMEWORK, build, train, data, samples)
     if config.latent_plots:

@@ -7,6 +7,7 @@
 
 # %% 1. Config
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def device_for(config):
 
 # %% 2. Data
 def batches(images, config):
-    """Endless shuffled NCHW batches: Chainer, like PyTorch, puts channels before height and width."""
+    """Endless shuffled NCHW batches: Chainer, like PyTorch, puts channels before height, width."""
     dataset = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
     order = chainer.iterators.ShuffleOrderSampler(np.random.RandomState(config.seed))
     iterator = chainer.iterators.SerialIterator(
@@ -74,37 +75,32 @@ class Generator(chainer.Chain):
         # BEGIN SOLUTION Q1
         self.size = config.image_size // 16
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
-        channels = (self.top, c1, c2, c3, config.channels)
-        normal = chainer.initializers.Normal(
-            0.02
-        )  # the DCGAN paper's N(0, 0.02); biases start at 0
+        normal = chainer.initializers.Normal(0.02)  # the DCGAN paper's N(0, 0.02), zero biases
+
+        def up(cin, cout, size):  # pad=2 with k=5 gives 2n - 1 pixels: outsize asks for 2n ("same")
+            return L.Deconvolution2D(
+                cin, cout, 5, stride=2, pad=2, outsize=(size, size), initialW=normal
+            )
+
+        def norm(c):
+            return L.BatchNormalization(c, decay=0.9, eps=1e-5)
+
+        s = self.size
         with self.init_scope():
-            self.dense = L.Linear(
-                config.latent_dim, self.size * self.size * self.top, initialW=normal
-            )
-            self.norms = chainer.ChainList(
-                *(L.BatchNormalization(c, decay=0.9, eps=1e-5) for c in channels[:-1])
-            )
-            # pad=2 with k=5 would give 2n - 1 pixels: outsize asks for exactly 2n ("same")
-            self.ups = chainer.ChainList(
-                *(
-                    L.Deconvolution2D(
-                        a, b, 5, stride=2, pad=2, outsize=(self.size * 2**i,) * 2, initialW=normal
-                    )
-                    for i, (a, b) in enumerate(
-                        zip(channels[:-1], channels[1:], strict=True), start=1
-                    )
-                )
-            )
+            self.dense = L.Linear(config.latent_dim, s * s * self.top, initialW=normal)
+            self.norm = norm(self.top)
+            self.layers = chainer.Sequential(
+                up(self.top, c1, 2 * s), norm(c1), F.relu,  # (N, 128, 2, 2)
+                up(c1, c2, 4 * s), norm(c2), F.relu,  # (N, 64, 4, 4)
+                up(c2, c3, 8 * s), norm(c3), F.relu,  # (N, 32, 8, 8)
+                up(c3, config.channels, 16 * s), F.tanh,  # (N, 3, 16, 16); no BatchNorm before tanh
+            )  # fmt: skip
         # END SOLUTION Q1
 
     def forward(self, z):
         # BEGIN SOLUTION Q1
-        h = F.reshape(self.dense(z), (-1, self.top, self.size, self.size))
-        h = F.relu(self.norms[0](h))
-        for up, norm in zip(self.ups[:-1], self.norms[1:], strict=True):
-            h = F.relu(norm(up(h)))
-        return F.tanh(self.ups[-1](h))  # no BatchNorm at G's output: tanh gives [-1, 1]
+        x = F.reshape(self.dense(z), (-1, self.top, self.size, self.size))  # (N, 64, 1, 1)
+        return self.layers(F.relu(self.norm(x)))
         # END SOLUTION Q1
 
 
@@ -112,27 +108,28 @@ class Critic(chainer.Chain):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        widths = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
-        channels = (config.channels, *widths)
+        c1, c2, c3, c4 = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
         size = config.image_size // 16
         normal = chainer.initializers.Normal(0.02)
+
+        def down(cin, cout):
+            return L.Convolution2D(cin, cout, 5, stride=2, pad=2, initialW=normal)
+
+        leaky_relu = partial(F.leaky_relu, slope=0.2)
         # no BatchNorm, unlike the DCGAN's D: here it made the critic worse (see the sheet)
         with self.init_scope():
-            self.convs = chainer.ChainList(
-                *(
-                    L.Convolution2D(a, b, 5, stride=2, pad=2, initialW=normal)
-                    for a, b in zip(channels[:-1], channels[1:], strict=True)
-                )
-            )
-            self.dense = L.Linear(channels[-1] * size * size, 1, initialW=normal)
+            self.layers = chainer.Sequential(
+                down(config.channels, c1), leaky_relu,  # (N, 16, 8, 8)
+                down(c1, c2), leaky_relu,  # (N, 32, 4, 4)
+                down(c2, c3), leaky_relu,  # (N, 64, 2, 2)
+                down(c3, c4), leaky_relu,  # (N, 128, 1, 1)
+                L.Linear(c4 * size * size, 1, initialW=normal),  # (N, 1): flattens; a score
+            )  # fmt: skip
         # END SOLUTION Q1
 
     def forward(self, x):
         # BEGIN SOLUTION Q1
-        h = x
-        for conv in self.convs:
-            h = F.leaky_relu(conv(h), slope=0.2)
-        return self.dense(h)  # a score, not a probability: no sigmoid anywhere
+        return self.layers(x)
         # END SOLUTION Q1
 
 
@@ -170,15 +167,14 @@ def train_step(networks, optimizers, real_batches, latent_batches, clip):
     # BEGIN SOLUTION Q3
     generator, critic = networks["generator"], networks["critic"]
     for images, latents in zip(real_batches, latent_batches[:-1], strict=True):
-        with (
-            chainer.no_backprop_mode()
-        ):  # the critic's update must not reach G: no graph through it
+        # the critic's update must not reach G: no graph through it
+        with chainer.no_backprop_mode():
             fakes = generator(latents)
         loss = critic_loss(critic(images), critic(fakes))
         critic.cleargrads()
         loss.backward()
         optimizers["critic"].update()
-        # After every critic update, every critic weight (kernels and biases) back into [-clip, clip]
+        # after every critic update, every critic weight (kernels, biases) back into [-clip, clip]
         for parameter in critic.params():
             parameter.array[...] = critic.xp.clip(parameter.array, -clip, clip)
     # Then G, through the clipped critic; only G's optimizer updates.
@@ -209,8 +205,8 @@ def train(config, data, networks=None, callback=None, run=None):
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, config))
     # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-    noise = run.noise(np.random.default_rng(config.seed))
-    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    noise = run.noise(np.random.default_rng(config.seed + 1))  # not the grid's noise
+    fixed = fixed_latents(config)  # the diversity check's samples: main's grid
     history = run.history(
         {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
     )
@@ -249,7 +245,7 @@ def generate(networks, latents):
 
 
 def critique(networks, images):
-    """NHWC images in [-1, 1] → the critic's scores, (N, 1) float32: higher means "more like the data"."""
+    """NHWC images in [-1, 1] → the critic's scores, (N, 1) float32: higher is "more like data"."""
     # BEGIN SOLUTION Q4
     critic = networks["critic"]
     x = critic.xp.asarray(np.asarray(images, dtype=np.float32).transpose(0, 3, 1, 2))
@@ -259,14 +255,18 @@ def critique(networks, images):
     # END SOLUTION Q4
 
 
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="WGAN (weight clipping) in Chainer")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and in every framework
 
     def samples(networks):
         return generate(networks, fixed)

@@ -76,9 +76,7 @@ def Generator(config):
     def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    def up(
-        channels, **kwargs
-    ):  # padding="same": a stride-2 transposed convolution doubles the size
+    def up(channels, **kwargs):  # padding="same": a stride-2 transposed convolution doubles sizes
         return layers.Conv2DTranspose(
             channels, 5, strides=2, padding="same", kernel_initializer=normal(), **kwargs
         )
@@ -90,12 +88,12 @@ def Generator(config):
         [
             keras.Input((config.latent_dim,)),
             layers.Dense(size * size * top, kernel_initializer=normal()),
-            layers.Reshape((size, size, top)),
+            layers.Reshape((size, size, top)),  # (N, 1, 1, 64)
             norm(), layers.ReLU(),
-            up(c1), norm(), layers.ReLU(),
-            up(c2), norm(), layers.ReLU(),
-            up(c3), norm(), layers.ReLU(),
-            up(config.channels, activation="tanh"),  # no BatchNorm at G's output: tanh gives [-1, 1]
+            up(c1), norm(), layers.ReLU(),  # (N, 2, 2, 128)
+            up(c2), norm(), layers.ReLU(),  # (N, 4, 4, 64)
+            up(c3), norm(), layers.ReLU(),  # (N, 8, 8, 32)
+            up(config.channels, activation="tanh"),  # (N, 16, 16, 3); no BatchNorm before tanh
         ],
         name="generator",
     )  # fmt: skip
@@ -117,12 +115,12 @@ def Critic(config):
     return keras.Sequential(
         [
             keras.Input(shape),
-            down(c1), layers.LeakyReLU(0.2),
-            down(c2), layers.LeakyReLU(0.2),
-            down(c3), layers.LeakyReLU(0.2),
-            down(c4), layers.LeakyReLU(0.2),
-            layers.Flatten(),
-            layers.Dense(1, kernel_initializer=normal()),  # a score, not a probability: no sigmoid
+            down(c1), layers.LeakyReLU(0.2),  # (N, 8, 8, 16)
+            down(c2), layers.LeakyReLU(0.2),  # (N, 4, 4, 32)
+            down(c3), layers.LeakyReLU(0.2),  # (N, 2, 2, 64)
+            down(c4), layers.LeakyReLU(0.2),  # (N, 1, 1, 128)
+            layers.Flatten(),  # (N, 128)
+            layers.Dense(1, kernel_initializer=normal()),  # (N, 1): a score, no sigmoid
         ],
         name="critic",
     )  # fmt: skip
@@ -140,6 +138,7 @@ def build(config):
 
 
 # %% 4. Loss (Q2)
+# Keras calls a compiled loss as loss(y_true, y_pred): hence (signs, scores) in this section
 def critic_loss(signs, scores):
     """mean f(fake) − mean f(real) on a batch of n real (sign −1) then n fake (sign +1) images.
 
@@ -163,8 +162,8 @@ def train_step(networks, trainers, real_batches, latent_batches, clip):
     """len(real_batches) critic updates, then one generator update with the last noise batch."""
     # BEGIN SOLUTION Q3
     critic = networks["critic"]
-    # Keras 3 reads `trainable` whenever a model trains, not once at compile time: the critic must
-    # be switched on for its own updates...
+    # Keras reads `trainable` at every update, so the critic is switched on for its own updates and
+    # off for G's (questions/gan.md, the frozen-discriminator trap).
     critic.trainable = True
     for images, latents in zip(real_batches, latent_batches[:-1], strict=True):
         n = len(images)
@@ -172,11 +171,10 @@ def train_step(networks, trainers, real_batches, latent_batches, clip):
         fakes = trainers["fakes"].predict_on_batch(latents)
         signs = np.concatenate([-np.ones((n, 1)), np.ones((n, 1))]).astype(np.float32)
         loss = float(critic.train_on_batch(np.concatenate([images, fakes]), signs))
-        # After every critic update, every critic weight (kernels and biases) back into [-clip, clip]
+        # after every critic update, every critic weight (kernels, biases) back into [-clip, clip]
         for weight in critic.weights:
             weight.assign(ops.clip(weight, -clip, clip))
-    # ...and off again, so the combined model G → critic updates G alone.
-    critic.trainable = False
+    critic.trainable = False  # the combined model G → critic updates G alone
     latents = latent_batches[-1]
     g_loss = trainers["generator"].train_on_batch(
         latents, -np.ones((len(latents), 1), dtype=np.float32)
@@ -209,8 +207,8 @@ def train(config, data, networks=None, callback=None, run=None):
         run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
         stream = run.stream(batches(data.images, config))
         # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-        noise = run.noise(np.random.default_rng(config.seed))
-        fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+        noise = run.noise(np.random.default_rng(config.seed + 1))  # not the grid's noise
+        fixed = fixed_latents(config)  # the diversity check's samples: main's grid
         history = run.history(
             {
                 "critic_loss": [],
@@ -255,21 +253,25 @@ def generate(networks, latents):
 
 
 def critique(networks, images):
-    """NHWC images in [-1, 1] → the critic's scores, (N, 1) float32: higher means "more like the data"."""
+    """NHWC images in [-1, 1] → the critic's scores, (N, 1) float32: higher is "more like data"."""
     # BEGIN SOLUTION Q4
     scores = networks["critic"].predict_on_batch(np.asarray(images, dtype=np.float32))
     return ops.convert_to_numpy(scores)
     # END SOLUTION Q4
 
 
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="WGAN (weight clipping) in Keras 3")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and in every framework
 
     def samples(networks):
         return generate(networks, fixed)

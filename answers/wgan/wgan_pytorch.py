@@ -77,9 +77,7 @@ class Generator(nn.Module):
         self.size = config.image_size // 16
         self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
 
-        def up(
-            cin, cout
-        ):  # "same": padding 2 trims the overhang, output_padding 1 adds the last row
+        def up(cin, cout):  # "same": padding 2 trims the overhang, output_padding 1 adds a row
             return nn.ConvTranspose2d(cin, cout, 5, stride=2, padding=2, output_padding=1)
 
         def norm(c):
@@ -88,16 +86,16 @@ class Generator(nn.Module):
         self.dense = nn.Linear(config.latent_dim, self.size * self.size * self.top)
         self.norm = norm(self.top)
         self.layers = nn.Sequential(
-            up(self.top, c1), norm(c1), nn.ReLU(),
-            up(c1, c2), norm(c2), nn.ReLU(),
-            up(c2, c3), norm(c3), nn.ReLU(),
-            up(c3, config.channels), nn.Tanh(),  # no BatchNorm at G's output: tanh gives [-1, 1]
+            up(self.top, c1), norm(c1), nn.ReLU(),  # (N, 128, 2, 2)
+            up(c1, c2), norm(c2), nn.ReLU(),  # (N, 64, 4, 4)
+            up(c2, c3), norm(c3), nn.ReLU(),  # (N, 32, 8, 8)
+            up(c3, config.channels), nn.Tanh(),  # (N, 3, 16, 16); no BatchNorm before the tanh
         )  # fmt: skip
         # END SOLUTION Q1
 
     def forward(self, z):
         # BEGIN SOLUTION Q1
-        x = self.dense(z).view(-1, self.top, self.size, self.size)
+        x = self.dense(z).view(-1, self.top, self.size, self.size)  # (N, 64, 1, 1)
         return self.layers(torch.relu(self.norm(x)))
         # END SOLUTION Q1
 
@@ -114,12 +112,12 @@ class Critic(nn.Module):
 
         # no BatchNorm, unlike the DCGAN's D: here it made the critic worse (see the sheet)
         self.layers = nn.Sequential(
-            down(config.channels, c1), nn.LeakyReLU(0.2),
-            down(c1, c2), nn.LeakyReLU(0.2),
-            down(c2, c3), nn.LeakyReLU(0.2),
-            down(c3, c4), nn.LeakyReLU(0.2),
-            nn.Flatten(),
-            nn.Linear(c4 * size * size, 1),  # a score, not a probability: no sigmoid anywhere
+            down(config.channels, c1), nn.LeakyReLU(0.2),  # (N, 16, 8, 8)
+            down(c1, c2), nn.LeakyReLU(0.2),  # (N, 32, 4, 4)
+            down(c2, c3), nn.LeakyReLU(0.2),  # (N, 64, 2, 2)
+            down(c3, c4), nn.LeakyReLU(0.2),  # (N, 128, 1, 1)
+            nn.Flatten(),  # (N, 128)
+            nn.Linear(c4 * size * size, 1),  # (N, 1): a score, not a probability, no sigmoid
         )  # fmt: skip
         # END SOLUTION Q1
 
@@ -173,7 +171,7 @@ def train_step(networks, optimizers, real_batches, latent_batches, clip):
         optimizers["critic"].zero_grad()
         loss.backward()
         optimizers["critic"].step()
-        # After every critic update, every critic weight (kernels and biases) back into [-clip, clip]
+        # after every critic update, every critic weight (kernels, biases) back into [-clip, clip]
         with torch.no_grad():
             for parameter in critic.parameters():
                 parameter.clamp_(-clip, clip)
@@ -201,8 +199,8 @@ def train(config, data, networks=None, callback=None, run=None):
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, config))
     # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-    noise = run.noise(np.random.default_rng(config.seed))
-    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    noise = run.noise(np.random.default_rng(config.seed + 1))  # not the grid's noise
+    fixed = fixed_latents(config)  # the diversity check's samples: main's grid
     history = run.history(
         {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
     )
@@ -237,7 +235,7 @@ def generate(networks, latents):
     device = next(generator.parameters()).device
     z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(device)
     training = generator.training
-    generator.eval()  # BatchNorm uses its running statistics, so a sample does not depend on its batch
+    generator.eval()  # BatchNorm's running statistics: a sample does not depend on its batch
     images = generator(z)
     generator.train(training)
     return images.permute(0, 2, 3, 1).cpu().numpy()
@@ -246,7 +244,7 @@ def generate(networks, latents):
 
 @torch.no_grad()
 def critique(networks, images):
-    """NHWC images in [-1, 1] → the critic's scores, (N, 1) float32: higher means "more like the data"."""
+    """NHWC images in [-1, 1] → the critic's scores, (N, 1) float32: higher is "more like data"."""
     # BEGIN SOLUTION Q4
     critic = networks["critic"]
     device = next(critic.parameters()).device
@@ -255,14 +253,18 @@ def critique(networks, images):
     # END SOLUTION Q4
 
 
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="WGAN (weight clipping) in PyTorch")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and in every framework
 
     def samples(networks):
         return generate(networks, fixed)

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Wasserstein GAN (weight clipping) — TensorFlow (core: tf.Module, tf.GradientTape, tf.function; no Keras)
+# # Wasserstein GAN (weight clipping) — TensorFlow
+#
+# TensorFlow core: tf.Module, tf.GradientTape, tf.function, tf.data; no Keras.
 #
 # The DCGAN's networks trained on the Earth-Mover distance: a critic that scores, clipped weights,
 # RMSprop and five critic updates per generator update.
@@ -81,11 +83,11 @@ class Generator(tf.Module):
 
     def __call__(self, z, training):
         # BEGIN SOLUTION Q1
-        h = tf.reshape(self.dense(z), [-1, self.size, self.size, self.top])
+        h = tf.reshape(self.dense(z), [-1, self.size, self.size, self.top])  # (N, 1, 1, 64)
         h = tf.nn.relu(self.norms[0](h, training))
         for up, norm in zip(self.ups[:-1], self.norms[1:], strict=True):
-            h = tf.nn.relu(norm(up(h), training))
-        return tf.tanh(self.ups[-1](h))  # no BatchNorm at G's output: tanh gives [-1, 1]
+            h = tf.nn.relu(norm(up(h), training))  # (N, 2, 2, 128), (N, 4, 4, 64), (N, 8, 8, 32)
+        return tf.tanh(self.ups[-1](h))  # (N, 16, 16, 3); no BatchNorm before the tanh
         # END SOLUTION Q1
 
 
@@ -97,19 +99,19 @@ class Critic(tf.Module):
         channels = (config.channels, *widths)
         size = config.image_size // 16
         # no BatchNorm, unlike the DCGAN's D: here it made the critic worse (see the sheet)
-        self.convs = [
-            tf_core.Conv2D(a, b, 5, stride=2, padding=2)  # 2 on each side, as PyTorch
-            for a, b in zip(channels[:-1], channels[1:], strict=True)
-        ]
-        self.dense = tf_core.Dense(channels[-1] * size * size, 1)
+        pairs = zip(channels[:-1], channels[1:], strict=True)
+        # padding 2 on each side, as PyTorch and Chainer ("SAME" pads 1 before and 2 after)
+        convs = [tf_core.Conv2D(a, b, 5, stride=2, padding=2) for a, b in pairs]
+        self.layers = [*convs, tf_core.Dense(channels[-1] * size * size, 1)]
         # END SOLUTION Q1
 
     def __call__(self, x):
         # BEGIN SOLUTION Q1
         h = x
-        for conv in self.convs:
+        for conv in self.layers[:-1]:  # (N, 8, 8, 16), (N, 4, 4, 32), (N, 2, 2, 64), (N, 1, 1, 128)
             h = tf.nn.leaky_relu(conv(h), alpha=0.2)
-        return self.dense(tf.reshape(h, [tf.shape(h)[0], -1]))  # a score: no sigmoid anywhere
+        # (N, 1): a score, not a probability, no sigmoid
+        return self.layers[-1](tf.reshape(h, [tf.shape(h)[0], -1]))
         # END SOLUTION Q1
 
 
@@ -144,20 +146,20 @@ def generator_loss(fake_scores):
 
 
 # %% 5. Training step (Q3)
-@tf.function  # traced once into a graph (the critic loop unrolled), then run as a graph at every step
+@tf.function  # traced once into a graph (the critic loop unrolled), then run as a graph
 def train_step(networks, optimizers, real_batches, latent_batches, clip):
     """len(real_batches) critic updates, then one generator update with the last noise batch."""
     # BEGIN SOLUTION Q3
     generator, critic = networks["generator"], networks["critic"]
     for images, latents in zip(real_batches, latent_batches[:-1], strict=True):
-        fakes = generator(latents, training=True)  # made outside the tape: the update can't reach G
+        fakes = generator(latents, training=True)  # outside the tape: the update can't reach G
         with tf.GradientTape() as tape:
             loss = critic_loss(critic(images), critic(fakes))
         gradients = tape.gradient(loss, critic.trainable_variables)
         optimizers["critic"].apply_gradients(
             zip(gradients, critic.trainable_variables, strict=True)
         )
-        # After every critic update, every critic weight (kernels and biases) back into [-clip, clip]
+        # after every critic update, every critic weight (kernels, biases) back into [-clip, clip]
         for variable in critic.trainable_variables:
             variable.assign(tf.clip_by_value(variable, -clip, clip))
     # Then G, through the clipped critic; only G's variables are differentiated.
@@ -177,7 +179,7 @@ def train(config, data, networks=None, callback=None, run=None):
 
     ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
-    # RMSprop, no momentum; tf_core's computes as torch's: rho 0.99, epsilon 1e-8 after the square root
+    # RMSprop, no momentum, computed as torch's: rho 0.99, epsilon 1e-8 after the square root
     optimizers = {
         name: tf_core.RMSprop(
             network.trainable_variables, learning_rate=config.lr, rho=0.99, epsilon=1e-8
@@ -187,8 +189,8 @@ def train(config, data, networks=None, callback=None, run=None):
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, config))
     # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-    noise = run.noise(np.random.default_rng(config.seed))
-    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    noise = run.noise(np.random.default_rng(config.seed + 1))  # not the grid's noise
+    fixed = fixed_latents(config)  # the diversity check's samples: main's grid
     history = run.history(
         {"critic_loss": [], "g_loss": [], "wasserstein": [], "diversity": [], "critic_updates": []}
     )
@@ -224,21 +226,25 @@ def generate(networks, latents):
 
 
 def critique(networks, images):
-    """NHWC images in [-1, 1] → the critic's scores, (N, 1) float32: higher means "more like the data"."""
+    """NHWC images in [-1, 1] → the critic's scores, (N, 1) float32: higher is "more like data"."""
     # BEGIN SOLUTION Q4
     x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
     return networks["critic"](x).numpy()
     # END SOLUTION Q4
 
 
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 # %% 8. Main
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="WGAN (weight clipping) in TensorFlow")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and in every framework
 
     def samples(networks):
         return generate(networks, fixed)
