@@ -33,7 +33,9 @@ TINY = {
     "gan": dict(image_size=16),
     "dcgan": dict(image_size=32, **SMALL),
     "cgan": dict(image_size=32, **SMALL),
-    "wgan": dict(image_size=32, **SMALL),
+    # one critic update: RMSprop's first steps are ±10·lr whatever the gradient's size, so gradients
+    # near 0 that differ in float32 rounding flip whole steps, and five updates drift apart
+    "wgan": dict(image_size=32, n_critic=1, **SMALL),
     "pix2pix": dict(image_size=16),
 }
 BATCH = 4
@@ -48,7 +50,7 @@ RTOL, ATOL = 1e-4, 1e-5
 # convolution: matching needs ZeroPadding2D(2) + padding="valid" and, after each transposed
 # convolution, Cropping2D(((2, 1), (2, 1))) on a "valid" one.
 SHIFTED = "Keras 'same' padding of 5 × 5 stride-2 layers: 1 + 2 pixels, the others 2 + 2"
-KNOWN = {(topic, "keras"): SHIFTED for topic in ("dcgan", "cgan", "wgan")}
+KNOWN = {(topic, "keras"): SHIFTED for topic in ("dcgan", "cgan")}
 
 _answers, _built = {}, {}
 

@@ -76,10 +76,12 @@ def Generator(config):
     def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    def up(channels, **kwargs):  # padding="same": a stride-2 transposed convolution doubles sizes
-        return layers.Conv2DTranspose(
-            channels, 5, strides=2, padding="same", kernel_initializer=normal(), **kwargs
+    def up(channels, **kwargs):  # doubles the size, cropped 2 before and 1 after as PyTorch's
+        # padding=2, output_padding=1 (padding="same" would crop 1 before and 2 after)
+        convolution = layers.Conv2DTranspose(
+            channels, 5, strides=2, kernel_initializer=normal(), **kwargs
         )
+        return [convolution, layers.Cropping2D(((2, 1), (2, 1)))]
 
     def norm():
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
@@ -90,10 +92,10 @@ def Generator(config):
             layers.Dense(size * size * top, kernel_initializer=normal()),
             layers.Reshape((size, size, top)),  # (N, 1, 1, 64)
             norm(), layers.ReLU(),
-            up(c1), norm(), layers.ReLU(),  # (N, 2, 2, 128)
-            up(c2), norm(), layers.ReLU(),  # (N, 4, 4, 64)
-            up(c3), norm(), layers.ReLU(),  # (N, 8, 8, 32)
-            up(config.channels, activation="tanh"),  # (N, 16, 16, 3); no BatchNorm before tanh
+            *up(c1), norm(), layers.ReLU(),  # (N, 2, 2, 128)
+            *up(c2), norm(), layers.ReLU(),  # (N, 4, 4, 64)
+            *up(c3), norm(), layers.ReLU(),  # (N, 8, 8, 32)
+            *up(config.channels, activation="tanh"),  # (N, 16, 16, 3); no BatchNorm before tanh
         ],
         name="generator",
     )  # fmt: skip
@@ -108,17 +110,18 @@ def Critic(config):
     def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    def down(channels):
-        return layers.Conv2D(channels, 5, strides=2, padding="same", kernel_initializer=normal())
+    def down(channels):  # 2 pixels on every side as PyTorch (padding="same" pads 1 and 2)
+        convolution = layers.Conv2D(channels, 5, strides=2, kernel_initializer=normal())
+        return [layers.ZeroPadding2D(2), convolution]
 
     # no BatchNorm, unlike the DCGAN's D: here it made the critic worse (see the sheet)
     return keras.Sequential(
         [
             keras.Input(shape),
-            down(c1), layers.LeakyReLU(0.2),  # (N, 8, 8, 16)
-            down(c2), layers.LeakyReLU(0.2),  # (N, 4, 4, 32)
-            down(c3), layers.LeakyReLU(0.2),  # (N, 2, 2, 64)
-            down(c4), layers.LeakyReLU(0.2),  # (N, 1, 1, 128)
+            *down(c1), layers.LeakyReLU(0.2),  # (N, 8, 8, 16)
+            *down(c2), layers.LeakyReLU(0.2),  # (N, 4, 4, 32)
+            *down(c3), layers.LeakyReLU(0.2),  # (N, 2, 2, 64)
+            *down(c4), layers.LeakyReLU(0.2),  # (N, 1, 1, 128)
             layers.Flatten(),  # (N, 128)
             layers.Dense(1, kernel_initializer=normal()),  # (N, 1): a score, no sigmoid
         ],
