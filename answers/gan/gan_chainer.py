@@ -32,7 +32,7 @@ class Config:
     batch_size: int = 64
     lr: float = 2e-4
     dropout: float = field(
-        default=0.3, metadata={"help": "D's dropout after each hidden layer (see the sheet)"}
+        default=0.5, metadata={"help": "D's dropout after each hidden layer (see the sheet)"}
     )
     beta1: float = field(
         default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
