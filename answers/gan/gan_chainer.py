@@ -31,6 +31,9 @@ class Config:
     steps: int = 3000
     batch_size: int = 64
     lr: float = 2e-4
+    dropout: float = field(
+        default=0.5, metadata={"help": "D's dropout after each hidden layer (see the sheet)"}
+    )
     beta1: float = field(
         default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
     )
@@ -95,12 +98,17 @@ class Discriminator(chainer.Chain):
         pixels = config.channels * config.image_size * config.image_size
         glorot = chainer.initializers.GlorotUniform()
         leaky_relu = partial(F.leaky_relu, slope=0.2)
+        # dropout, in training mode only (chainer.config.train); without it G never learns one
+        # of the six shapes
+        dropout = partial(F.dropout, ratio=config.dropout)
         with self.init_scope():
             self.layers = chainer.Sequential(
                 L.Linear(pixels, 512, initialW=glorot),  # (N, 512)
                 leaky_relu,
+                dropout,
                 L.Linear(512, 256, initialW=glorot),  # (N, 256)
                 leaky_relu,
+                dropout,
                 L.Linear(256, 1, initialW=glorot),  # (N, 1): a logit, the loss applies the sigmoid
             )
         # END SOLUTION Q1

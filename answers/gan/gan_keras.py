@@ -29,6 +29,9 @@ class Config:
     steps: int = 3000
     batch_size: int = 64
     lr: float = 2e-4
+    dropout: float = field(
+        default=0.5, metadata={"help": "D's dropout after each hidden layer (see the sheet)"}
+    )
     beta1: float = field(
         default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
     )
@@ -90,8 +93,10 @@ def Discriminator(config):
             layers.Flatten(),  # (N, 768)
             layers.Dense(512),  # (N, 512)
             layers.LeakyReLU(0.2),
+            layers.Dropout(config.dropout),  # without it G never learns one of the six shapes
             layers.Dense(256),  # (N, 256)
             layers.LeakyReLU(0.2),
+            layers.Dropout(config.dropout),
             layers.Dense(1),  # (N, 1): a logit, no sigmoid here, the loss applies it
         ],
         name="discriminator",

@@ -28,6 +28,9 @@ class Config:
     steps: int = 3000
     batch_size: int = 64
     lr: float = 2e-4
+    dropout: float = field(
+        default=0.5, metadata={"help": "D's dropout after each hidden layer (see the sheet)"}
+    )
     beta1: float = field(
         default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
     )
@@ -94,8 +97,10 @@ class Discriminator(nn.Module):
         self.layers = nn.Sequential(
             nn.Linear(pixels, 512),  # (N, 512)
             nn.LeakyReLU(0.2),
+            nn.Dropout(config.dropout),  # without it G never learns one of the six shapes
             nn.Linear(512, 256),  # (N, 256)
             nn.LeakyReLU(0.2),
+            nn.Dropout(config.dropout),
             nn.Linear(256, 1),  # (N, 1): a logit, no sigmoid here, the loss applies it
         )
         # END SOLUTION Q1
@@ -209,7 +214,11 @@ def discriminate(networks, images):
     discriminator = networks["discriminator"]
     device = next(discriminator.parameters()).device
     x = torch.from_numpy(np.asarray(images, dtype=np.float32)).permute(0, 3, 1, 2).to(device)
-    return discriminator(x).cpu().numpy()
+    training = discriminator.training
+    discriminator.eval()  # dropout off: an image gets one score
+    logits = discriminator(x)
+    discriminator.train(training)
+    return logits.cpu().numpy()
     # END SOLUTION Q4
 
 

@@ -29,6 +29,9 @@ class Config:
     steps: int = 3000
     batch_size: int = 64
     lr: float = 2e-4
+    dropout: float = field(
+        default=0.5, metadata={"help": "D's dropout after each hidden layer (see the sheet)"}
+    )
     beta1: float = field(
         default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
     )
@@ -80,13 +83,19 @@ class Discriminator(tf.Module):
         # BEGIN SOLUTION Q1
         sizes = (config.image_size * config.image_size * config.channels, 512, 256, 1)  # (N, 512)…
         self.layers = [tf_core.Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        # dropout after each hidden layer (without it G never learns one of the six shapes); its
+        # masks come from this seeded generator, so the same seed gives the same run
+        self.dropout, self.noise = config.dropout, tf.random.Generator.from_seed(config.seed)
         # END SOLUTION Q1
 
-    def __call__(self, x):
+    def __call__(self, x, training=False):
         # BEGIN SOLUTION Q1
         h = tf.reshape(x, [tf.shape(x)[0], -1])  # (N, 768)
         for dense in self.layers[:-1]:
             h = tf.nn.leaky_relu(dense(h), alpha=0.2)
+            if training:
+                seed = self.noise.make_seeds(1)[:, 0]
+                h = tf.nn.experimental.stateless_dropout(h, rate=self.dropout, seed=seed)
         return self.layers[-1](h)  # (N, 1): a logit, no sigmoid here, the loss applies it
         # END SOLUTION Q1
 
@@ -126,14 +135,15 @@ def train_step(networks, optimizers, images, latents):
         # D first, on real and fake; stop_gradient keeps this update from reaching G.
         with tf.GradientTape() as d_tape:
             d_loss = discriminator_loss(
-                discriminator(images), discriminator(tf.stop_gradient(fakes))
+                discriminator(images, training=True),
+                discriminator(tf.stop_gradient(fakes), training=True),
             )
         gradients = d_tape.gradient(d_loss, discriminator.trainable_variables)
         optimizers["discriminator"].apply_gradients(
             zip(gradients, discriminator.trainable_variables, strict=True)
         )
         # Then G, through the freshly updated D; only G's variables are differentiated.
-        g_loss = generator_loss(discriminator(fakes))
+        g_loss = generator_loss(discriminator(fakes, training=True))
     gradients = g_tape.gradient(g_loss, generator.trainable_variables)
     optimizers["generator"].apply_gradients(
         zip(gradients, generator.trainable_variables, strict=True)
