@@ -43,7 +43,8 @@ D_MOVES_G = [
     (
         "        with tf.GradientTape() as d_tape:\n"
         "            d_loss = discriminator_loss(\n"
-        "                discriminator(images), discriminator(tf.stop_gradient(fakes))\n"
+        "                discriminator(images, training=True),\n"
+        "                discriminator(tf.stop_gradient(fakes), training=True),\n"
         "            )\n"
         "        gradients = d_tape.gradient(d_loss, discriminator.trainable_variables)\n"
         '        optimizers["discriminator"].apply_gradients(\n'
@@ -51,7 +52,10 @@ D_MOVES_G = [
         "        )\n",
         "        both = discriminator.trainable_variables + generator.trainable_variables\n"
         "        with tf.GradientTape() as d_tape:\n"
-        "            d_loss = discriminator_loss(discriminator(images), discriminator(generator(latents)))\n"
+        "            fakes = generator(latents)\n"
+        "            d_loss = discriminator_loss(\n"
+        "                discriminator(images, training=True), discriminator(fakes, training=True)\n"
+        "            )\n"
         "        gradients = d_tape.gradient(d_loss, both)\n"
         '        optimizers["discriminator"].apply_gradients(zip(gradients, both, strict=True))\n',
     ),
