@@ -83,7 +83,7 @@ MISTAKES = {
     ),
     "a DCGAN generator that ignores its noise": (
         "dcgan",
-        [("        x = self.dense(z).view(", "        x = self.dense(0 * z).view(")],
+        [("        return self.layers(z)\n", "        return self.layers(0 * z)\n")],
         learning.test_samples_in_range_and_driven_by_noise, "ignores its noise",
     ),
     "a GAN generator without its output tanh": (

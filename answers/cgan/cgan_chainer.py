@@ -6,6 +6,7 @@
 
 # %% 1. Config
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -74,43 +75,35 @@ class Generator(chainer.Chain):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        self.size, self.num_classes = config.image_size // 16, config.num_classes
-        self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
-        channels = (self.top, c1, c2, c3, config.channels)
-        normal = chainer.initializers.Normal(
-            0.02
-        )  # the DCGAN paper's N(0, 0.02); biases start at 0
+        size, self.num_classes = config.image_size // 16, config.num_classes
+        top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
+        normal = chainer.initializers.Normal(0.02)  # the DCGAN paper's N(0, 0.02); biases at 0
+
+        def up(cin, cout, outsize):  # pad=2 gives 2n - 1 pixels: outsize asks for 2n ("same")
+            return L.Deconvolution2D(
+                cin, cout, 5, stride=2, pad=2, outsize=(outsize,) * 2, initialW=normal
+            )
+
+        def norm(c):
+            return L.BatchNormalization(c, decay=0.9, eps=1e-5)
+
+        # shapes at the default config: N noises of 100 and N one-hot labels of 6 → N images
         with self.init_scope():
-            self.dense = L.Linear(
-                config.latent_dim + config.num_classes,
-                self.size * self.size * self.top,
-                initialW=normal,
-            )
-            self.norms = chainer.ChainList(
-                *(L.BatchNormalization(c, decay=0.9, eps=1e-5) for c in channels[:-1])
-            )
-            # pad=2 with k=5 would give 2n - 1 pixels: outsize asks for exactly 2n ("same")
-            self.ups = chainer.ChainList(
-                *(
-                    L.Deconvolution2D(
-                        a, b, 5, stride=2, pad=2, outsize=(self.size * 2**i,) * 2, initialW=normal
-                    )
-                    for i, (a, b) in enumerate(
-                        zip(channels[:-1], channels[1:], strict=True), start=1
-                    )
-                )
-            )
+            self.layers = chainer.Sequential(
+                L.Linear(
+                    config.latent_dim + config.num_classes, size * size * top, initialW=normal
+                ),
+                partial(F.reshape, shape=(-1, top, size, size)), norm(top), F.relu,  # (N, 64, 2, 2)
+                up(top, c1, size * 2), norm(c1), F.relu,  # (N, 128, 4, 4)
+                up(c1, c2, size * 4), norm(c2), F.relu,  # (N, 64, 8, 8)
+                up(c2, c3, size * 8), norm(c3), F.relu,  # (N, 32, 16, 16)
+                up(c3, config.channels, size * 16), F.tanh,  # (N, 3, 32, 32); no BatchNorm here
+            )  # fmt: skip
         # END SOLUTION Q1
 
     def forward(self, z, y):
         # BEGIN SOLUTION Q1
-        h = F.reshape(
-            self.dense(F.concat((z, y), axis=1)), (-1, self.top, self.size, self.size)
-        )  # label joins z
-        h = F.relu(self.norms[0](h))
-        for up, norm in zip(self.ups[:-1], self.norms[1:], strict=True):
-            h = F.relu(norm(up(h)))
-        return F.tanh(self.ups[-1](h))  # no BatchNorm at G's output: tanh gives [-1, 1]
+        return self.layers(F.concat((z, y), axis=1))  # (N, 106): the label joins the noise
         # END SOLUTION Q1
 
 
@@ -118,38 +111,33 @@ class Discriminator(chainer.Chain):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        widths = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
-        channels = (config.channels + config.num_classes, *widths)
         size, self.num_classes = config.image_size // 16, config.num_classes
+        c1, c2, c3, c4 = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
         normal = chainer.initializers.Normal(0.02)
+        leaky = partial(F.leaky_relu, slope=0.2)
+
+        def down(cin, cout):  # stride 2 instead of pooling: D learns its own downsampling
+            return L.Convolution2D(cin, cout, 5, stride=2, pad=2, initialW=normal)
+
+        def norm(c):
+            return L.BatchNormalization(c, decay=0.9, eps=1e-5)
+
+        # shapes at the default config: N images of 3 × 32 × 32 and their labels → N logits
         with self.init_scope():
-            # stride 2 instead of pooling: D learns its own downsampling
-            self.convs = chainer.ChainList(
-                *(
-                    L.Convolution2D(a, b, 5, stride=2, pad=2, initialW=normal)
-                    for a, b in zip(channels[:-1], channels[1:], strict=True)
-                )
-            )
-            # none at D's input; no learned scale and shift: see the DCGAN sheet (Keras' frozen BatchNorm)
-            self.norms = chainer.ChainList(
-                *(
-                    L.BatchNormalization(c, decay=0.9, eps=1e-5, use_gamma=False, use_beta=False)
-                    for c in channels[2:]
-                )
-            )
-            self.dense = L.Linear(channels[-1] * size * size, 1, initialW=normal)
+            self.layers = chainer.Sequential(
+                down(config.channels + config.num_classes, c1), leaky,  # (N, 16, 16, 16)
+                down(c1, c2), norm(c2), leaky,  # (N, 32, 8, 8)
+                down(c2, c3), norm(c3), leaky,  # (N, 64, 4, 4)
+                down(c3, c4), norm(c4), leaky,  # (N, 128, 2, 2)
+                L.Linear(c4 * size * size, 1, initialW=normal),  # (N, 1): a logit; Linear flattens
+            )  # fmt: skip
         # END SOLUTION Q1
 
     def forward(self, x, y):
         # BEGIN SOLUTION Q1
-        n, _, height, width = x.shape
-        maps = F.broadcast_to(
-            F.reshape(y, (n, -1, 1, 1)), (n, y.shape[1], height, width)
-        )  # a plane per class
-        h = F.leaky_relu(self.convs[0](F.concat((x, maps), axis=1)), slope=0.2)
-        for conv, norm in zip(self.convs[1:], self.norms, strict=True):
-            h = F.leaky_relu(norm(conv(h)), slope=0.2)
-        return self.dense(h)  # a logit: the loss applies the sigmoid
+        n, _, height, width = x.shape  # (N, 6) → (N, 6, 32, 32): a constant plane per class
+        maps = F.broadcast_to(F.reshape(y, (n, -1, 1, 1)), (n, y.shape[1], height, width))
+        return self.layers(F.concat((x, maps), axis=1))  # (N, 9, 32, 32) in
         # END SOLUTION Q1
 
 
@@ -168,7 +156,7 @@ def build(config):
 
 # %% 4. Loss (Q2)
 def discriminator_loss(real_logits, fake_logits):
-    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over the two halves: log 2 at a draw."""
+    """Sigmoid cross-entropy, real → 1 and fake → 0, the mean of the two halves: log 2 at a draw."""
     # BEGIN SOLUTION Q2
     xp = chainer.backend.get_array_module(real_logits)
     real = F.sigmoid_cross_entropy(real_logits, xp.ones(real_logits.shape, dtype=np.int32))
@@ -224,10 +212,10 @@ def train(config, data, networks=None, callback=None, run=None):
     device = device_for(config)
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, data.labels, config))
-    # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-    noise = run.noise(np.random.default_rng(config.seed))
-    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
-    fixed_labels = np.arange(64) % config.num_classes
+    # NumPy noise: the same numbers in all four frameworks, its state saved with the run;
+    # seed + 1, so that the steps' noise is not the grid's (fixed_latents)
+    noise = run.noise(np.random.default_rng(config.seed + 1))
+    fixed = fixed_latents(config), fixed_labels(config)
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         images, labels = next(stream)
@@ -238,9 +226,7 @@ def train(config, data, networks=None, callback=None, run=None):
         for name, value in losses.items():
             history[name].append(value)
         if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
-            history["diversity"].append(
-                gan_metrics.diversity(generate(networks, fixed, fixed_labels))
-            )
+            history["diversity"].append(gan_metrics.diversity(generate(networks, *fixed)))
         else:  # and held between measurements (a resumed run finds it in its history)
             history["diversity"].append(history["diversity"][-1])
         if callback:
@@ -249,8 +235,20 @@ def train(config, data, networks=None, callback=None, run=None):
 
 
 # %% 7. Inference (Q4)
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
+def fixed_labels(config, count=64):
+    """The classes beside fixed_latents in the diversity check: each class in turn."""
+    return np.arange(count) % config.num_classes
+
+
 def generate(networks, latents, labels):
-    """(N, latent_dim) noise and N class indices → N images of those classes, NHWC float32 in [-1, 1]."""
+    """(N, latent_dim) noise and N class indices → N images of those classes, NHWC in [-1, 1]."""
     # BEGIN SOLUTION Q4
     generator = networks["generator"]
     z = generator.xp.asarray(np.asarray(latents, dtype=np.float32))
@@ -263,7 +261,7 @@ def generate(networks, latents, labels):
 
 
 def discriminate(networks, images, labels):
-    """NHWC images in [-1, 1] and their class indices → D's logits, (N, 1) float32: > 0 "looks real"."""
+    """NHWC images in [-1, 1] and their class indices → D's logits, (N, 1): > 0 "looks real"."""
     # BEGIN SOLUTION Q4
     discriminator = networks["discriminator"]
     x = discriminator.xp.asarray(np.asarray(images, dtype=np.float32).transpose(0, 3, 1, 2))
@@ -280,10 +278,7 @@ def discriminate(networks, images, labels):
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Conditional GAN in Chainer")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and every framework
     if config.class_id >= 0:  # 64 samples of the asked class
         latents, labels = fixed, np.full(64, config.class_id)
     else:  # one row per class, the same 8 noises in every row: the label alone changes the shape

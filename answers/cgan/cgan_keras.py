@@ -57,7 +57,7 @@ def device_for(config):
 
 # %% 2. Data
 def batches(images, labels, config):
-    """Endless shuffled NHWC batches with one-hot labels, as NumPy arrays (Keras keeps channels last)."""
+    """Endless shuffled NHWC batches with one-hot labels as NumPy arrays (Keras: channels last)."""
     onehots = np.eye(config.num_classes, dtype=np.float32)[labels]
     rng = np.random.default_rng(config.seed)
     size = min(config.batch_size, len(images))
@@ -74,12 +74,10 @@ def Generator(config):
     size = config.image_size // 16
     top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
 
-    def normal():  # the DCGAN paper's N(0, 0.02) weights; biases start at zero (Keras' default)
+    def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    def up(
-        channels, **kwargs
-    ):  # padding="same": a stride-2 transposed convolution doubles the size
+    def up(channels, **kwargs):  # "same": a stride-2 transposed convolution doubles the size
         return layers.Conv2DTranspose(
             channels, 5, strides=2, padding="same", kernel_initializer=normal(), **kwargs
         )
@@ -87,17 +85,15 @@ def Generator(config):
     def norm():
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
 
+    # shapes at the default config: N noises of 100 and N one-hot labels of 6 → N images
     z, y = keras.Input((config.latent_dim,)), keras.Input((config.num_classes,))
-    h = layers.Concatenate()([z, y])  # the label joins the noise
-    h = layers.Reshape((size, size, top))(
-        layers.Dense(size * size * top, kernel_initializer=normal())(h)
-    )
-    h = layers.ReLU()(norm()(h))
-    for channels in (c1, c2, c3):
-        h = layers.ReLU()(norm()(up(channels)(h)))
-    images = up(config.channels, activation="tanh")(
-        h
-    )  # no BatchNorm at G's output: tanh gives [-1, 1]
+    h = layers.Concatenate()([z, y])  # (N, 106): the label joins the noise
+    h = layers.Dense(size * size * top, kernel_initializer=normal())(h)
+    h = layers.ReLU()(norm()(layers.Reshape((size, size, top))(h)))  # (N, 2, 2, 64)
+    h = layers.ReLU()(norm()(up(c1)(h)))  # (N, 4, 4, 128)
+    h = layers.ReLU()(norm()(up(c2)(h)))  # (N, 8, 8, 64)
+    h = layers.ReLU()(norm()(up(c3)(h)))  # (N, 16, 16, 32)
+    images = up(config.channels, activation="tanh")(h)  # (N, 32, 32, 3); no BatchNorm here
     return keras.Model([z, y], images, name="generator")
     # END SOLUTION Q1
 
@@ -105,26 +101,27 @@ def Generator(config):
 def Discriminator(config):
     # BEGIN SOLUTION Q1
     shape = (config.image_size, config.image_size, config.channels)
-    x, y = keras.Input(shape), keras.Input((config.num_classes,))
-    # one constant plane per class: (K,) → (1, 1, K) → (H, W, K), stacked under the image's channels
-    maps = layers.UpSampling2D(size=config.image_size)(
-        layers.Reshape((1, 1, config.num_classes))(y)
-    )
-    h = layers.Concatenate()([x, maps])
-    widths = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
+    c1, c2, c3, c4 = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
 
-    def normal():  # the DCGAN paper's N(0, 0.02) weights; biases start at zero (Keras' default)
+    def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    for i, channels in enumerate(
-        widths
-    ):  # stride 2 instead of pooling: D learns its own downsampling
-        h = layers.Conv2D(channels, 5, strides=2, padding="same", kernel_initializer=normal())(h)
-        if i > 0:  # none at D's input; no learned scale and shift: see the DCGAN sheet
-            h = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False)(h)
-        h = layers.LeakyReLU(0.2)(h)
-    # a logit: no sigmoid here, the loss applies it
-    logits = layers.Dense(1, kernel_initializer=normal())(layers.Flatten()(h))
+    def down(channels):  # stride 2 instead of pooling: D learns its own downsampling
+        return layers.Conv2D(channels, 5, strides=2, padding="same", kernel_initializer=normal())
+
+    def norm():
+        return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+
+    # shapes at the default config: N images of 32 × 32 × 3 and their labels → N logits
+    x, y = keras.Input(shape), keras.Input((config.num_classes,))
+    # (N, 6) → (N, 1, 1, 6) → (N, 32, 32, 6): a constant plane per class
+    maps = layers.UpSampling2D(config.image_size)(layers.Reshape((1, 1, config.num_classes))(y))
+    h = layers.Concatenate()([x, maps])  # (N, 32, 32, 9)
+    h = layers.LeakyReLU(0.2)(down(c1)(h))  # (N, 16, 16, 16); no BatchNorm at D's input
+    h = layers.LeakyReLU(0.2)(norm()(down(c2)(h)))  # (N, 8, 8, 32)
+    h = layers.LeakyReLU(0.2)(norm()(down(c3)(h)))  # (N, 4, 4, 64)
+    h = layers.LeakyReLU(0.2)(norm()(down(c4)(h)))  # (N, 2, 2, 128)
+    logits = layers.Dense(1, kernel_initializer=normal())(layers.Flatten()(h))  # (N, 1): a logit
     return keras.Model([x, y], logits, name="discriminator")
     # END SOLUTION Q1
 
@@ -140,6 +137,7 @@ def build(config):
 
 
 # %% 4. Loss (Q2)
+# (targets, logits), not (real_logits, fake_logits): compile() calls a loss as loss(y_true, y_pred)
 def discriminator_loss(targets, logits):
     """Sigmoid cross-entropy on rows of (real, fake) logits, targets (1, 0): log 2 at a draw."""
     # BEGIN SOLUTION Q2
@@ -148,32 +146,29 @@ def discriminator_loss(targets, logits):
 
 
 def generator_loss(targets, logits):
-    """The non-saturating loss: G maximises log D(G(z)) by calling its fakes real (targets all 1)."""
+    """The non-saturating loss: G maximises log D(G(z)) by calling its fakes real (targets 1)."""
     # BEGIN SOLUTION Q2
     return ops.mean(ops.binary_crossentropy(targets, logits, from_logits=True))
     # END SOLUTION Q2
 
 
 # %% 5. Training step (Q3)
+# trainers where the other frameworks take optimizers: Keras updates through compiled models
 def train_step(networks, trainers, images, labels, latents):
     # BEGIN SOLUTION Q3
-    discriminator = networks["discriminator"]
     n = len(images)
     # fakes for the real batch's labels; G in training mode, compiled (gendojo/keras_tools.py)
     fakes = trainers["fakes"].predict_on_batch([latents, labels])  # NumPy, so cut off from G
-    # D first: the trainer runs D on the real batch and on the fakes in two passes (BatchNorm: each
-    # half with its own batch statistics), every image with its label. Keras 3 reads `trainable`
-    # whenever a model trains, not once at compile time: D must be switched on for its own update...
-    discriminator.trainable = True
-    targets = np.tile(np.array([[1, 0]], dtype=np.float32), (n, 1))  # each row: (real, fake)
+    # D first, real and fake in two passes (BatchNorm: each half its own statistics), each image
+    # with its label. Keras reads `trainable` at every update: D's weights thaw for D's update...
+    for weight in trainers["discriminator_weights"]:
+        weight.trainable = True
+    targets = np.tile(np.float32([[1, 0]]), (n, 1))  # every row: D(real) → 1, D(fake) → 0
     d_loss = trainers["discriminator"].train_on_batch([images, fakes, labels], targets)
-    # ...and off again, so the combined model G → D updates G alone. A frozen BatchNormalization
-    # runs in inference mode (moving statistics) in Keras 3; D's have no weights to train, so they
-    # are switched back on and D keeps using batch statistics, as it does in the other frameworks.
-    discriminator.trainable = False
-    for layer in discriminator.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            layer.trainable = True
+    # ...and freeze for G's update through the combined model G → D: weight by weight, as a frozen
+    # BatchNormalization layer would use its moving averages (see the sheet)
+    for weight in trainers["discriminator_weights"]:
+        weight.trainable = False
     g_loss = trainers["generator"].train_on_batch(
         [latents, labels], np.ones((n, 1), dtype=np.float32)
     )
@@ -208,7 +203,10 @@ def train(config, data, networks=None, callback=None, run=None):
         )
         d_trainer = keras.Model([real, fake, labels], logits, name="discriminator_trainer")
         d_trainer.compile(optimizer=keras.optimizers.Adam(**adam), loss=discriminator_loss)
-        # G's trainer: the combined model G → D, trained with D frozen (see train_step)
+        # G's trainer: the combined model G → D, with D's weights frozen (see train_step)
+        d_weights = discriminator.trainable_weights  # kernels, biases, BatchNorm scales and shifts
+        for weight in d_weights:
+            weight.trainable = False
         latents = keras.Input((config.latent_dim,))
         combined = keras.Model(
             [latents, labels],
@@ -221,14 +219,15 @@ def train(config, data, networks=None, callback=None, run=None):
             "discriminator": d_trainer,
             "generator": combined,
             "fakes": TrainingMode(generator),
+            "discriminator_weights": d_weights,
         }
         # END SOLUTION Q3
         run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
         stream = run.stream(batches(data.images, data.labels, config))
-        # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-        noise = run.noise(np.random.default_rng(config.seed))
-        fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
-        fixed_labels = np.arange(64) % config.num_classes
+        # NumPy noise: the same numbers in all four frameworks, its state saved with the run;
+        # seed + 1, so that the steps' noise is not the grid's (fixed_latents)
+        noise = run.noise(np.random.default_rng(config.seed + 1))
+        fixed = fixed_latents(config), fixed_labels(config)
         history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
         optimizers = {name: trainers[name].optimizer for name in ("discriminator", "generator")}
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
@@ -238,20 +237,31 @@ def train(config, data, networks=None, callback=None, run=None):
             for name, value in losses.items():
                 history[name].append(value)
             if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
-                history["diversity"].append(
-                    gan_metrics.diversity(generate(networks, fixed, fixed_labels))
-                )
+                history["diversity"].append(gan_metrics.diversity(generate(networks, *fixed)))
             else:  # and held between measurements (a resumed run finds it in its history)
                 history["diversity"].append(history["diversity"][-1])
             if callback:
                 callback(step, networks)
-    discriminator.trainable = True  # hand D back trainable, as build made it
+    for weight in trainers["discriminator_weights"]:  # hand D back trainable, as build made it
+        weight.trainable = True
     return networks, history
 
 
 # %% 7. Inference (Q4)
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
+def fixed_labels(config, count=64):
+    """The classes beside fixed_latents in the diversity check: each class in turn."""
+    return np.arange(count) % config.num_classes
+
+
 def generate(networks, latents, labels):
-    """(N, latent_dim) noise and N class indices → N images of those classes, NHWC float32 in [-1, 1]."""
+    """(N, latent_dim) noise and N class indices → N images of those classes, NHWC in [-1, 1]."""
     # BEGIN SOLUTION Q4
     generator = networks["generator"]
     y = np.eye(generator.inputs[1].shape[-1], dtype=np.float32)[np.asarray(labels)]
@@ -262,7 +272,7 @@ def generate(networks, latents, labels):
 
 
 def discriminate(networks, images, labels):
-    """NHWC images in [-1, 1] and their class indices → D's logits, (N, 1) float32: > 0 "looks real"."""
+    """NHWC images in [-1, 1] and their class indices → D's logits, (N, 1): > 0 "looks real"."""
     # BEGIN SOLUTION Q4
     discriminator = networks["discriminator"]
     y = np.eye(discriminator.inputs[1].shape[-1], dtype=np.float32)[np.asarray(labels)]
@@ -275,10 +285,7 @@ def discriminate(networks, images, labels):
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Conditional GAN in Keras 3")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and every framework
     if config.class_id >= 0:  # 64 samples of the asked class
         latents, labels = fixed, np.full(64, config.class_id)
     else:  # one row per class, the same 8 noises in every row: the label alone changes the shape

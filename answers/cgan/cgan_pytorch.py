@@ -54,7 +54,7 @@ def device_for(config):
 
 # %% 2. Data
 def batches(images, labels, config):
-    """Endless shuffled batches of NCHW images with one-hot labels (channels before height, width)."""
+    """Endless shuffled NCHW batches with one-hot labels (channels before height and width)."""
     tensors = torch.from_numpy(images).permute(0, 3, 1, 2)
     onehots = torch.from_numpy(np.eye(config.num_classes, dtype=np.float32)[labels])
     loader = torch.utils.data.DataLoader(
@@ -73,35 +73,29 @@ class Generator(nn.Module):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        self.size, self.num_classes = config.image_size // 16, config.num_classes
-        self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
+        size, self.num_classes = config.image_size // 16, config.num_classes
+        top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
 
-        def up(
-            cin, cout
-        ):  # "same": padding 2 trims the overhang, output_padding 1 adds the last row
+        def up(cin, cout):  # "same": padding 2 trims the overhang, output_padding 1 adds a row
             return nn.ConvTranspose2d(cin, cout, 5, stride=2, padding=2, output_padding=1)
 
         def norm(c):
             return nn.BatchNorm2d(c, momentum=0.1, eps=1e-5)
 
-        self.dense = nn.Linear(
-            config.latent_dim + config.num_classes, self.size * self.size * self.top
-        )
-        self.norm = norm(self.top)
+        # shapes at the default config: N noises of 100 and N one-hot labels of 6 → N images
         self.layers = nn.Sequential(
-            up(self.top, c1), norm(c1), nn.ReLU(),
-            up(c1, c2), norm(c2), nn.ReLU(),
-            up(c2, c3), norm(c3), nn.ReLU(),
-            up(c3, config.channels), nn.Tanh(),  # no BatchNorm at G's output: tanh gives [-1, 1]
+            nn.Linear(config.latent_dim + config.num_classes, size * size * top),
+            nn.Unflatten(1, (top, size, size)), norm(top), nn.ReLU(),  # (N, 64, 2, 2)
+            up(top, c1), norm(c1), nn.ReLU(),  # (N, 128, 4, 4)
+            up(c1, c2), norm(c2), nn.ReLU(),  # (N, 64, 8, 8)
+            up(c2, c3), norm(c3), nn.ReLU(),  # (N, 32, 16, 16)
+            up(c3, config.channels), nn.Tanh(),  # (N, 3, 32, 32); no BatchNorm at G's output
         )  # fmt: skip
         # END SOLUTION Q1
 
     def forward(self, z, y):
         # BEGIN SOLUTION Q1
-        x = self.dense(torch.cat([z, y], dim=1)).view(
-            -1, self.top, self.size, self.size
-        )  # the label joins z
-        return self.layers(torch.relu(self.norm(x)))
+        return self.layers(torch.cat([z, y], dim=1))  # (N, 106): the label joins the noise
         # END SOLUTION Q1
 
 
@@ -109,29 +103,29 @@ class Discriminator(nn.Module):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        c1, c2, c3, c4 = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
         size, self.num_classes = config.image_size // 16, config.num_classes
+        c1, c2, c3, c4 = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
 
         def down(cin, cout):  # stride 2 instead of pooling: D learns its own downsampling
             return nn.Conv2d(cin, cout, 5, stride=2, padding=2)
 
-        def norm(c):  # no learned scale and shift: see the DCGAN sheet (Keras' frozen BatchNorm)
-            return nn.BatchNorm2d(c, momentum=0.1, eps=1e-5, affine=False)
+        def norm(c):
+            return nn.BatchNorm2d(c, momentum=0.1, eps=1e-5)
 
+        # shapes at the default config: N images of 3 × 32 × 32 and their labels → N logits
         self.layers = nn.Sequential(
-            down(config.channels + config.num_classes, c1), nn.LeakyReLU(0.2),  # no BatchNorm at D's input
-            down(c1, c2), norm(c2), nn.LeakyReLU(0.2),
-            down(c2, c3), norm(c3), nn.LeakyReLU(0.2),
-            down(c3, c4), norm(c4), nn.LeakyReLU(0.2),
-            nn.Flatten(),
-            nn.Linear(c4 * size * size, 1),  # a logit: no sigmoid here, the loss applies it
+            down(config.channels + config.num_classes, c1), nn.LeakyReLU(0.2),  # (N, 16, 16, 16)
+            down(c1, c2), norm(c2), nn.LeakyReLU(0.2),  # (N, 32, 8, 8)
+            down(c2, c3), norm(c3), nn.LeakyReLU(0.2),  # (N, 64, 4, 4)
+            down(c3, c4), norm(c4), nn.LeakyReLU(0.2),  # (N, 128, 2, 2)
+            nn.Flatten(), nn.Linear(c4 * size * size, 1),  # (N, 1): a logit, the loss applies σ
         )  # fmt: skip
         # END SOLUTION Q1
 
     def forward(self, x, y):
         # BEGIN SOLUTION Q1
-        maps = y[:, :, None, None].expand(-1, -1, *x.shape[2:])  # one constant plane per class
-        return self.layers(torch.cat([x, maps], dim=1))
+        maps = y[:, :, None, None].expand(-1, -1, *x.shape[2:])  # (N, 6, 32, 32): a plane a class
+        return self.layers(torch.cat([x, maps], dim=1))  # (N, 9, 32, 32) in; no BatchNorm there
         # END SOLUTION Q1
 
 
@@ -154,7 +148,7 @@ def build(config):
 
 # %% 4. Loss (Q2)
 def discriminator_loss(real_logits, fake_logits):
-    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over the two halves: log 2 at a draw."""
+    """Sigmoid cross-entropy, real → 1 and fake → 0, the mean of the two halves: log 2 at a draw."""
     # BEGIN SOLUTION Q2
     bce = nn.functional.binary_cross_entropy_with_logits
     real = bce(real_logits, torch.ones_like(real_logits))
@@ -209,10 +203,10 @@ def train(config, data, networks=None, callback=None, run=None):
     device = device_for(config)
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, data.labels, config))
-    # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-    noise = run.noise(np.random.default_rng(config.seed))
-    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
-    fixed_labels = np.arange(64) % config.num_classes
+    # NumPy noise: the same numbers in all four frameworks, its state saved with the run;
+    # seed + 1, so that the steps' noise is not the grid's (fixed_latents)
+    noise = run.noise(np.random.default_rng(config.seed + 1))
+    fixed = fixed_latents(config), fixed_labels(config)
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         images, labels = (tensor.to(device) for tensor in next(stream))
@@ -223,9 +217,7 @@ def train(config, data, networks=None, callback=None, run=None):
         for name, value in losses.items():
             history[name].append(value)
         if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
-            history["diversity"].append(
-                gan_metrics.diversity(generate(networks, fixed, fixed_labels))
-            )
+            history["diversity"].append(gan_metrics.diversity(generate(networks, *fixed)))
         else:  # and held between measurements (a resumed run finds it in its history)
             history["diversity"].append(history["diversity"][-1])
         if callback:
@@ -234,9 +226,21 @@ def train(config, data, networks=None, callback=None, run=None):
 
 
 # %% 7. Inference (Q4)
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
+def fixed_labels(config, count=64):
+    """The classes beside fixed_latents in the diversity check: each class in turn."""
+    return np.arange(count) % config.num_classes
+
+
 @torch.no_grad()
 def generate(networks, latents, labels):
-    """(N, latent_dim) noise and N class indices → N images of those classes, NHWC float32 in [-1, 1]."""
+    """(N, latent_dim) noise and N class indices → N images of those classes, NHWC in [-1, 1]."""
     # BEGIN SOLUTION Q4
     generator = networks["generator"]
     device = next(generator.parameters()).device
@@ -245,7 +249,7 @@ def generate(networks, latents, labels):
         torch.as_tensor(np.asarray(labels), dtype=torch.long), generator.num_classes
     )
     training = generator.training
-    generator.eval()  # BatchNorm uses its running statistics, so a sample does not depend on its batch
+    generator.eval()  # BatchNorm: running statistics, so a sample does not depend on its batch
     images = generator(z, y.float().to(device))
     generator.train(training)
     return images.permute(0, 2, 3, 1).cpu().numpy()
@@ -254,7 +258,7 @@ def generate(networks, latents, labels):
 
 @torch.no_grad()
 def discriminate(networks, images, labels):
-    """NHWC images in [-1, 1] and their class indices → D's logits, (N, 1) float32: > 0 "looks real"."""
+    """NHWC images in [-1, 1] and their class indices → D's logits, (N, 1): > 0 "looks real"."""
     # BEGIN SOLUTION Q4
     discriminator = networks["discriminator"]
     device = next(discriminator.parameters()).device
@@ -274,10 +278,7 @@ def discriminate(networks, images, labels):
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Conditional GAN in PyTorch")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and every framework
     if config.class_id >= 0:  # 64 samples of the asked class
         latents, labels = fixed, np.full(64, config.class_id)
     else:  # one row per class, the same 8 noises in every row: the label alone changes the shape

@@ -52,7 +52,7 @@ def device_for(config):
 
 # %% 2. Data
 def batches(images, labels, config):
-    """Endless shuffled NHWC batches with one-hot labels, from tf.data (TensorFlow keeps channels last)."""
+    """Endless shuffled NHWC batches with one-hot labels from tf.data (channels last)."""
     onehots = np.eye(config.num_classes, dtype=np.float32)[labels]
     dataset = tf.data.Dataset.from_tensor_slices((images, onehots))
     dataset = dataset.shuffle(len(images), seed=config.seed).repeat()
@@ -83,13 +83,13 @@ class Generator(tf.Module):
 
     def __call__(self, z, y, training):
         # BEGIN SOLUTION Q1
-        h = tf.reshape(
-            self.dense(tf.concat([z, y], axis=1)), [-1, self.size, self.size, self.top]
-        )  # label joins z
-        h = tf.nn.relu(self.norms[0](h, training))
+        # shapes at the default config: N noises of 100 and N one-hot labels of 6 → N images
+        h = self.dense(tf.concat([z, y], axis=1))  # the label joins the noise
+        h = tf.reshape(h, [-1, self.size, self.size, self.top])
+        h = tf.nn.relu(self.norms[0](h, training))  # (N, 2, 2, 64)
         for up, norm in zip(self.ups[:-1], self.norms[1:], strict=True):
-            h = tf.nn.relu(norm(up(h), training))
-        return tf.tanh(self.ups[-1](h))  # no BatchNorm at G's output: tanh gives [-1, 1]
+            h = tf.nn.relu(norm(up(h), training))  # (N, 4, 4, 128), (N, 8, 8, 64), (N, 16, 16, 32)
+        return tf.tanh(self.ups[-1](h))  # (N, 32, 32, 3); no BatchNorm at G's output
         # END SOLUTION Q1
 
 
@@ -97,30 +97,29 @@ class Discriminator(tf.Module):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
+        size, self.num_classes = config.image_size // 16, config.num_classes
         widths = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
         channels = (config.channels + config.num_classes, *widths)
-        size, self.num_classes = config.image_size // 16, config.num_classes
         # stride 2 instead of pooling: D learns its own downsampling
         self.convs = [
             tf_core.Conv2D(a, b, 5, stride=2, padding=2)  # 2 on each side, as PyTorch
             for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
-        # none at D's input; no learned scale and shift: see the DCGAN sheet (Keras' frozen BatchNorm)
-        self.norms = [
-            tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5, affine=False) for c in channels[2:]
-        ]
+        # no BatchNorm at D's input
+        self.norms = [tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in channels[2:]]
         self.dense = tf_core.Dense(channels[-1] * size * size, 1)
         # END SOLUTION Q1
 
     def __call__(self, x, y, training):
         # BEGIN SOLUTION Q1
-        maps = y[:, None, None, :] * tf.ones_like(x[..., :1])  # one constant plane per class
-        h = tf.nn.leaky_relu(self.convs[0](tf.concat([x, maps], axis=-1)), alpha=0.2)
-        for conv, norm in zip(self.convs[1:], self.norms, strict=True):
-            h = tf.nn.leaky_relu(norm(conv(h), training), alpha=0.2)
-        return self.dense(
-            tf.reshape(h, [tf.shape(h)[0], -1])
-        )  # a logit: the loss applies the sigmoid
+        # shapes at the default config: N images of 32 × 32 × 3 and their labels → N logits
+        maps = y[:, None, None, :] * tf.ones_like(x[..., :1])  # (N, 32, 32, 6): a plane a class
+        x = tf.concat([x, maps], axis=-1)  # (N, 32, 32, 9)
+        h = tf.nn.leaky_relu(self.convs[0](x), alpha=0.2)  # (N, 16, 16, 16)
+        for conv, norm in zip(self.convs[1:], self.norms, strict=True):  # … → (N, 2, 2, 128)
+            h = tf.nn.leaky_relu(norm(conv(h), training), alpha=0.2)  # (N, 8, 8, 32), …
+        h = tf.reshape(h, [tf.shape(h)[0], -1])  # (N, 512)
+        return self.dense(h)  # (N, 1): a logit, the loss applies the sigmoid
         # END SOLUTION Q1
 
 
@@ -141,7 +140,7 @@ def build(config):
 
 # %% 4. Loss (Q2)
 def discriminator_loss(real_logits, fake_logits):
-    """Sigmoid cross-entropy, real → 1 and fake → 0, averaged over the two halves: log 2 at a draw."""
+    """Sigmoid cross-entropy, real → 1 and fake → 0, the mean of the two halves: log 2 at a draw."""
     # BEGIN SOLUTION Q2
     bce = tf.nn.sigmoid_cross_entropy_with_logits
     real = tf.reduce_mean(bce(labels=tf.ones_like(real_logits), logits=real_logits))
@@ -207,10 +206,10 @@ def train(config, data, networks=None, callback=None, run=None):
     }
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, data.labels, config))
-    # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-    noise = run.noise(np.random.default_rng(config.seed))
-    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
-    fixed_labels = np.arange(64) % config.num_classes
+    # NumPy noise: the same numbers in all four frameworks, its state saved with the run;
+    # seed + 1, so that the steps' noise is not the grid's (fixed_latents)
+    noise = run.noise(np.random.default_rng(config.seed + 1))
+    fixed = fixed_latents(config), fixed_labels(config)
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     with tf.device(device_for(config)):
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
@@ -222,9 +221,7 @@ def train(config, data, networks=None, callback=None, run=None):
             for name, value in losses.items():
                 history[name].append(float(value))
             if step % config.diversity_every == 0:  # a mode-collapse alarm, measured now and then
-                history["diversity"].append(
-                    gan_metrics.diversity(generate(networks, fixed, fixed_labels))
-                )
+                history["diversity"].append(gan_metrics.diversity(generate(networks, *fixed)))
             else:  # and held between measurements (a resumed run finds it in its history)
                 history["diversity"].append(history["diversity"][-1])
             if callback:
@@ -233,8 +230,20 @@ def train(config, data, networks=None, callback=None, run=None):
 
 
 # %% 7. Inference (Q4)
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
+def fixed_labels(config, count=64):
+    """The classes beside fixed_latents in the diversity check: each class in turn."""
+    return np.arange(count) % config.num_classes
+
+
 def generate(networks, latents, labels):
-    """(N, latent_dim) noise and N class indices → N images of those classes, NHWC float32 in [-1, 1]."""
+    """(N, latent_dim) noise and N class indices → N images of those classes, NHWC in [-1, 1]."""
     # BEGIN SOLUTION Q4
     generator = networks["generator"]
     z = tf.convert_to_tensor(np.asarray(latents, dtype=np.float32))
@@ -244,7 +253,7 @@ def generate(networks, latents, labels):
 
 
 def discriminate(networks, images, labels):
-    """NHWC images in [-1, 1] and their class indices → D's logits, (N, 1) float32: > 0 "looks real"."""
+    """NHWC images in [-1, 1] and their class indices → D's logits, (N, 1): > 0 "looks real"."""
     # BEGIN SOLUTION Q4
     discriminator = networks["discriminator"]
     x = tf.convert_to_tensor(np.asarray(images, dtype=np.float32))
@@ -257,10 +266,7 @@ def discriminate(networks, images, labels):
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="Conditional GAN in TensorFlow")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and every framework
     if config.class_id >= 0:  # 64 samples of the asked class
         latents, labels = fixed, np.full(64, config.class_id)
     else:  # one row per class, the same 8 noises in every row: the label alone changes the shape

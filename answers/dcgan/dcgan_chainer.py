@@ -6,6 +6,7 @@
 
 # %% 1. Config
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def device_for(config):
 
 # %% 2. Data
 def batches(images, config):
-    """Endless shuffled NCHW batches: Chainer, like PyTorch, puts channels before height and width."""
+    """Endless shuffled NCHW batches: Chainer, as PyTorch, puts channels before height and width."""
     dataset = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
     order = chainer.iterators.ShuffleOrderSampler(np.random.RandomState(config.seed))
     iterator = chainer.iterators.SerialIterator(
@@ -70,39 +71,33 @@ class Generator(chainer.Chain):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        self.size = config.image_size // 16
-        self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
-        channels = (self.top, c1, c2, c3, config.channels)
-        normal = chainer.initializers.Normal(
-            0.02
-        )  # the DCGAN paper's N(0, 0.02); biases start at 0
+        size = config.image_size // 16
+        top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
+        normal = chainer.initializers.Normal(0.02)  # the DCGAN paper's N(0, 0.02); biases at 0
+
+        def up(cin, cout, outsize):  # pad=2 gives 2n - 1 pixels: outsize asks for 2n ("same")
+            return L.Deconvolution2D(
+                cin, cout, 5, stride=2, pad=2, outsize=(outsize,) * 2, initialW=normal
+            )
+
+        def norm(c):
+            return L.BatchNormalization(c, decay=0.9, eps=1e-5)
+
+        # shapes at the default config: N noises of 100 → N images
         with self.init_scope():
-            self.dense = L.Linear(
-                config.latent_dim, self.size * self.size * self.top, initialW=normal
-            )
-            self.norms = chainer.ChainList(
-                *(L.BatchNormalization(c, decay=0.9, eps=1e-5) for c in channels[:-1])
-            )
-            # pad=2 with k=5 would give 2n - 1 pixels: outsize asks for exactly 2n ("same")
-            self.ups = chainer.ChainList(
-                *(
-                    L.Deconvolution2D(
-                        a, b, 5, stride=2, pad=2, outsize=(self.size * 2**i,) * 2, initialW=normal
-                    )
-                    for i, (a, b) in enumerate(
-                        zip(channels[:-1], channels[1:], strict=True), start=1
-                    )
-                )
-            )
+            self.layers = chainer.Sequential(
+                L.Linear(config.latent_dim, size * size * top, initialW=normal),
+                partial(F.reshape, shape=(-1, top, size, size)), norm(top), F.relu,  # (N, 64, 2, 2)
+                up(top, c1, size * 2), norm(c1), F.relu,  # (N, 128, 4, 4)
+                up(c1, c2, size * 4), norm(c2), F.relu,  # (N, 64, 8, 8)
+                up(c2, c3, size * 8), norm(c3), F.relu,  # (N, 32, 16, 16)
+                up(c3, config.channels, size * 16), F.tanh,  # (N, 3, 32, 32); no BatchNorm here
+            )  # fmt: skip
         # END SOLUTION Q1
 
     def forward(self, z):
         # BEGIN SOLUTION Q1
-        h = F.reshape(self.dense(z), (-1, self.top, self.size, self.size))
-        h = F.relu(self.norms[0](h))
-        for up, norm in zip(self.ups[:-1], self.norms[1:], strict=True):
-            h = F.relu(norm(up(h)))
-        return F.tanh(self.ups[-1](h))  # no BatchNorm at G's output: tanh gives [-1, 1]
+        return self.layers(z)
         # END SOLUTION Q1
 
 
@@ -110,35 +105,32 @@ class Discriminator(chainer.Chain):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        widths = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
-        channels = (config.channels, *widths)
         size = config.image_size // 16
+        c1, c2, c3, c4 = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
         normal = chainer.initializers.Normal(0.02)
+        leaky = partial(F.leaky_relu, slope=0.2)
+
+        def down(cin, cout):  # stride 2 instead of pooling: D learns its own downsampling
+            return L.Convolution2D(cin, cout, 5, stride=2, pad=2, initialW=normal)
+
+        def norm(c):
+            return L.BatchNormalization(c, decay=0.9, eps=1e-5)
+
+        # shapes at the default config: N images of 3 × 32 × 32 → N logits
         with self.init_scope():
-            # stride 2 instead of pooling: D learns its own downsampling
-            self.convs = chainer.ChainList(
-                *(
-                    L.Convolution2D(a, b, 5, stride=2, pad=2, initialW=normal)
-                    for a, b in zip(channels[:-1], channels[1:], strict=True)
-                )
-            )
-            # no BatchNorm at D's input; no learned scale and shift: see the sheet (Keras' frozen BatchNorm)
-            self.norms = chainer.ChainList(
-                *(
-                    L.BatchNormalization(c, decay=0.9, eps=1e-5, use_gamma=False, use_beta=False)
-                    for c in channels[2:]
-                )
-            )
-            self.dense = L.Linear(channels[-1] * size * size, 1, initialW=normal)
+            self.layers = chainer.Sequential(
+                down(config.channels, c1), leaky,  # (N, 16, 16, 16); no BatchNorm here
+                down(c1, c2), norm(c2), leaky,  # (N, 32, 8, 8)
+                down(c2, c3), norm(c3), leaky,  # (N, 64, 4, 4)
+                down(c3, c4), norm(c4), leaky,  # (N, 128, 2, 2)
+                L.Linear(c4 * size * size, 1, initialW=normal),  # (N, 1): a logit; Linear flattens
+            )  # fmt: skip
         # END SOLUTION Q1
 
     def forward(self, x):
         # BEGIN SOLUTION Q1
         # BatchNorm follows chainer.config.train: batch statistics in training, running ones after
-        h = F.leaky_relu(self.convs[0](x), slope=0.2)
-        for conv, norm in zip(self.convs[1:], self.norms, strict=True):
-            h = F.leaky_relu(norm(conv(h)), slope=0.2)
-        return self.dense(h)  # a logit: the loss applies the sigmoid
+        return self.layers(x)
         # END SOLUTION Q1
 
 
@@ -214,9 +206,10 @@ def train(config, data, networks=None, callback=None, run=None):
     device = device_for(config)
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, config))
-    # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-    noise = run.noise(np.random.default_rng(config.seed))
-    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    # NumPy noise: the same numbers in all four frameworks, its state saved with the run;
+    # seed + 1, so that the steps' noise is not the grid's (fixed_latents)
+    noise = run.noise(np.random.default_rng(config.seed + 1))
+    fixed = fixed_latents(config)
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         images = next(stream)
@@ -236,6 +229,13 @@ def train(config, data, networks=None, callback=None, run=None):
 
 
 # %% 7. Inference (Q4)
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 def generate(networks, latents):
     """(N, latent_dim) noise → N images, NHWC float32 in [-1, 1]."""
     # BEGIN SOLUTION Q4
@@ -263,10 +263,7 @@ def discriminate(networks, images):
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="DCGAN in Chainer")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and every framework
 
     def samples(networks):
         return generate(networks, fixed)

@@ -74,9 +74,7 @@ def Generator(config):
     def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    def up(
-        channels, **kwargs
-    ):  # padding="same": a stride-2 transposed convolution doubles the size
+    def up(channels, **kwargs):  # "same": a stride-2 transposed convolution doubles the size
         return layers.Conv2DTranspose(
             channels, 5, strides=2, padding="same", kernel_initializer=normal(), **kwargs
         )
@@ -84,16 +82,16 @@ def Generator(config):
     def norm():
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
 
+    # shapes at the default config: N noises of 100 → N images of 32 × 32 × 3
     return keras.Sequential(
         [
             keras.Input((config.latent_dim,)),
             layers.Dense(size * size * top, kernel_initializer=normal()),
-            layers.Reshape((size, size, top)),
-            norm(), layers.ReLU(),
-            up(c1), norm(), layers.ReLU(),
-            up(c2), norm(), layers.ReLU(),
-            up(c3), norm(), layers.ReLU(),
-            up(config.channels, activation="tanh"),  # no BatchNorm at G's output: tanh gives [-1, 1]
+            layers.Reshape((size, size, top)), norm(), layers.ReLU(),  # (N, 2, 2, 64)
+            up(c1), norm(), layers.ReLU(),  # (N, 4, 4, 128)
+            up(c2), norm(), layers.ReLU(),  # (N, 8, 8, 64)
+            up(c3), norm(), layers.ReLU(),  # (N, 16, 16, 32)
+            up(config.channels, activation="tanh"),  # (N, 32, 32, 3); no BatchNorm at G's output
         ],
         name="generator",
     )  # fmt: skip
@@ -111,18 +109,19 @@ def Discriminator(config):
     def down(channels):  # stride 2 instead of pooling: D learns its own downsampling
         return layers.Conv2D(channels, 5, strides=2, padding="same", kernel_initializer=normal())
 
-    def norm():  # no learned scale and shift, so freezing D freezes nothing of it: see train_step
-        return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False)
+    def norm():
+        return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
 
+    # shapes at the default config: N images of 32 × 32 × 3 → N logits
     return keras.Sequential(
         [
             keras.Input(shape),
-            down(c1), layers.LeakyReLU(0.2),  # no BatchNorm at D's input
-            down(c2), norm(), layers.LeakyReLU(0.2),
-            down(c3), norm(), layers.LeakyReLU(0.2),
-            down(c4), norm(), layers.LeakyReLU(0.2),
+            down(c1), layers.LeakyReLU(0.2),  # (N, 16, 16, 16); no BatchNorm at D's input
+            down(c2), norm(), layers.LeakyReLU(0.2),  # (N, 8, 8, 32)
+            down(c3), norm(), layers.LeakyReLU(0.2),  # (N, 4, 4, 64)
+            down(c4), norm(), layers.LeakyReLU(0.2),  # (N, 2, 2, 128)
             layers.Flatten(),
-            layers.Dense(1, kernel_initializer=normal()),  # a logit: no sigmoid here, the loss applies it
+            layers.Dense(1, kernel_initializer=normal()),  # (N, 1): a logit, the loss applies σ
         ],
         name="discriminator",
     )  # fmt: skip
@@ -145,6 +144,7 @@ def build(config):
 REAL_TARGET = 0.9
 
 
+# (targets, logits), not (real_logits, fake_logits): compile() calls a loss as loss(y_true, y_pred)
 def discriminator_loss(targets, logits):
     """Sigmoid cross-entropy on (N, 2) logits, D(real) beside D(fake), targets (1, 0) in every row,
     scaled to (0.9, 0): the mean is (real + fake) / 2, log 2 at a draw."""
@@ -154,33 +154,29 @@ def discriminator_loss(targets, logits):
 
 
 def generator_loss(targets, logits):
-    """The non-saturating loss: G maximises log D(G(z)) by calling its fakes real (targets all 1)."""
+    """The non-saturating loss: G maximises log D(G(z)) by calling its fakes real (targets 1)."""
     # BEGIN SOLUTION Q2
     return ops.mean(ops.binary_crossentropy(targets, logits, from_logits=True))
     # END SOLUTION Q2
 
 
 # %% 5. Training step (Q3)
+# trainers where the other frameworks take optimizers: Keras updates through compiled models
 def train_step(networks, trainers, images, latents):
     # BEGIN SOLUTION Q3
-    discriminator = networks["discriminator"]
     n = len(images)
     # G in training mode, compiled (gendojo/keras_tools.py); NumPy, so cut off from G
     fakes = trainers["fakes"].predict_on_batch(latents)
-    # D first, on real and fake in two passes of the same D (BatchNorm normalises each half with
-    # its own statistics). Keras 3 reads `trainable` whenever a model trains, not once at compile
-    # time: D must be switched on for its own update (the switch reaches all its layers)...
-    discriminator.trainable = True
+    # D first, real and fake in two passes (BatchNorm: each half its own statistics). Keras
+    # reads `trainable` at every update: D's weights thaw for D's update...
+    for weight in trainers["discriminator_weights"]:
+        weight.trainable = True
     targets = np.tile(np.float32([[1, 0]]), (n, 1))  # every row: D(real) → 1, D(fake) → 0
     d_loss = trainers["discriminator"].train_on_batch([images, fakes], targets)
-    # ...and off again, so the combined model G → D updates G alone. But a BatchNormalization layer
-    # with trainable = False runs in inference mode (moving statistics): D would be another
-    # function than in the other frameworks. D's BatchNorm has no weights, so switching it back on
-    # trains nothing of D, and it keeps normalising with (and tracking) the batch statistics.
-    discriminator.trainable = False
-    for layer in discriminator.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            layer.trainable = True
+    # ...and freeze for G's update through the combined model G → D: weight by weight, as a frozen
+    # BatchNormalization layer would use its moving averages (see the sheet)
+    for weight in trainers["discriminator_weights"]:
+        weight.trainable = False
     g_loss = trainers["generator"].train_on_batch(latents, np.ones((n, 1), dtype=np.float32))
     return {"d_loss": float(d_loss), "g_loss": float(g_loss)}
     # END SOLUTION Q3
@@ -204,11 +200,10 @@ def train(config, data, networks=None, callback=None, run=None):
         d_trainer = keras.Model([real, fake], logits, name="discriminator_trainer")
         d_optimizer = keras.optimizers.Adam(learning_rate=rates["discriminator"], **adam)
         d_trainer.compile(optimizer=d_optimizer, loss=discriminator_loss)
-        # G's trainer: the classic combined model G → D, D frozen as train_step freezes it
-        discriminator.trainable = False
-        for layer in discriminator.layers:
-            if isinstance(layer, layers.BatchNormalization):
-                layer.trainable = True
+        # G's trainer: the classic combined model G → D, with D's weights frozen (see train_step)
+        d_weights = discriminator.trainable_weights  # kernels, biases, BatchNorm scales and shifts
+        for weight in d_weights:
+            weight.trainable = False
         latents = keras.Input((config.latent_dim,))
         combined = keras.Model(latents, discriminator(generator(latents)), name="combined")
         g_optimizer = keras.optimizers.Adam(learning_rate=rates["generator"], **adam)
@@ -218,13 +213,15 @@ def train(config, data, networks=None, callback=None, run=None):
             "discriminator": d_trainer,
             "generator": combined,
             "fakes": TrainingMode(generator),
+            "discriminator_weights": d_weights,
         }
         # END SOLUTION Q3
         run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
         stream = run.stream(batches(data.images, config))
-        # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-        noise = run.noise(np.random.default_rng(config.seed))
-        fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+        # NumPy noise: the same numbers in all four frameworks, its state saved with the run;
+        # seed + 1, so that the steps' noise is not the grid's (fixed_latents)
+        noise = run.noise(np.random.default_rng(config.seed + 1))
+        fixed = fixed_latents(config)
         history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
         optimizers = {name: trainers[name].optimizer for name in ("discriminator", "generator")}
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
@@ -239,11 +236,19 @@ def train(config, data, networks=None, callback=None, run=None):
                 history["diversity"].append(history["diversity"][-1])
             if callback:
                 callback(step, networks)
-    discriminator.trainable = True  # hand D back trainable, as build made it
+    for weight in trainers["discriminator_weights"]:  # hand D back trainable, as build made it
+        weight.trainable = True
     return networks, history
 
 
 # %% 7. Inference (Q4)
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 def generate(networks, latents):
     """(N, latent_dim) noise → N images, NHWC float32 in [-1, 1]."""
     # BEGIN SOLUTION Q4
@@ -265,10 +270,7 @@ def discriminate(networks, images):
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="DCGAN in Keras 3")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and every framework
 
     def samples(networks):
         return generate(networks, fixed)

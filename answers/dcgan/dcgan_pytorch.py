@@ -72,31 +72,29 @@ class Generator(nn.Module):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        self.size = config.image_size // 16
-        self.top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
+        size = config.image_size // 16
+        top, c1, c2, c3 = (max(1, round(n * config.g_width)) for n in (256, 512, 256, 128))
 
-        def up(
-            cin, cout
-        ):  # "same": padding 2 trims the overhang, output_padding 1 adds the last row
+        def up(cin, cout):  # "same": padding 2 trims the overhang, output_padding 1 adds a row
             return nn.ConvTranspose2d(cin, cout, 5, stride=2, padding=2, output_padding=1)
 
         def norm(c):
             return nn.BatchNorm2d(c, momentum=0.1, eps=1e-5)
 
-        self.dense = nn.Linear(config.latent_dim, self.size * self.size * self.top)
-        self.norm = norm(self.top)
+        # shapes at the default config: N noises of 100 → N images of 3 × 32 × 32
         self.layers = nn.Sequential(
-            up(self.top, c1), norm(c1), nn.ReLU(),
-            up(c1, c2), norm(c2), nn.ReLU(),
-            up(c2, c3), norm(c3), nn.ReLU(),
-            up(c3, config.channels), nn.Tanh(),  # no BatchNorm at G's output: tanh gives [-1, 1]
+            nn.Linear(config.latent_dim, size * size * top),
+            nn.Unflatten(1, (top, size, size)), norm(top), nn.ReLU(),  # (N, 64, 2, 2)
+            up(top, c1), norm(c1), nn.ReLU(),  # (N, 128, 4, 4)
+            up(c1, c2), norm(c2), nn.ReLU(),  # (N, 64, 8, 8)
+            up(c2, c3), norm(c3), nn.ReLU(),  # (N, 32, 16, 16)
+            up(c3, config.channels), nn.Tanh(),  # (N, 3, 32, 32); no BatchNorm at G's output
         )  # fmt: skip
         # END SOLUTION Q1
 
     def forward(self, z):
         # BEGIN SOLUTION Q1
-        x = self.dense(z).view(-1, self.top, self.size, self.size)
-        return self.layers(torch.relu(self.norm(x)))
+        return self.layers(z)
         # END SOLUTION Q1
 
 
@@ -104,22 +102,22 @@ class Discriminator(nn.Module):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
-        c1, c2, c3, c4 = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
         size = config.image_size // 16
+        c1, c2, c3, c4 = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
 
         def down(cin, cout):  # stride 2 instead of pooling: D learns its own downsampling
             return nn.Conv2d(cin, cout, 5, stride=2, padding=2)
 
-        def norm(c):  # no learned scale and shift: see the sheet (Keras' frozen BatchNorm)
-            return nn.BatchNorm2d(c, momentum=0.1, eps=1e-5, affine=False)
+        def norm(c):
+            return nn.BatchNorm2d(c, momentum=0.1, eps=1e-5)
 
+        # shapes at the default config: N images of 3 × 32 × 32 → N logits
         self.layers = nn.Sequential(
-            down(config.channels, c1), nn.LeakyReLU(0.2),  # no BatchNorm at D's input
-            down(c1, c2), norm(c2), nn.LeakyReLU(0.2),
-            down(c2, c3), norm(c3), nn.LeakyReLU(0.2),
-            down(c3, c4), norm(c4), nn.LeakyReLU(0.2),
-            nn.Flatten(),
-            nn.Linear(c4 * size * size, 1),  # a logit: no sigmoid here, the loss applies it
+            down(config.channels, c1), nn.LeakyReLU(0.2),  # (N, 16, 16, 16); no BatchNorm here
+            down(c1, c2), norm(c2), nn.LeakyReLU(0.2),  # (N, 32, 8, 8)
+            down(c2, c3), norm(c3), nn.LeakyReLU(0.2),  # (N, 64, 4, 4)
+            down(c3, c4), norm(c4), nn.LeakyReLU(0.2),  # (N, 128, 2, 2)
+            nn.Flatten(), nn.Linear(c4 * size * size, 1),  # (N, 1): a logit, the loss applies σ
         )  # fmt: skip
         # END SOLUTION Q1
 
@@ -202,9 +200,10 @@ def train(config, data, networks=None, callback=None, run=None):
     device = device_for(config)
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, config))
-    # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-    noise = run.noise(np.random.default_rng(config.seed))
-    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    # NumPy noise: the same numbers in all four frameworks, its state saved with the run;
+    # seed + 1, so that the steps' noise is not the grid's (fixed_latents)
+    noise = run.noise(np.random.default_rng(config.seed + 1))
+    fixed = fixed_latents(config)
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
         images = next(stream).to(device)
@@ -224,6 +223,13 @@ def train(config, data, networks=None, callback=None, run=None):
 
 
 # %% 7. Inference (Q4)
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 @torch.no_grad()
 def generate(networks, latents):
     """(N, latent_dim) noise → N images, NHWC float32 in [-1, 1]."""
@@ -232,7 +238,7 @@ def generate(networks, latents):
     device = next(generator.parameters()).device
     z = torch.from_numpy(np.asarray(latents, dtype=np.float32)).to(device)
     training = generator.training
-    generator.eval()  # BatchNorm uses its running statistics, so a sample does not depend on its batch
+    generator.eval()  # BatchNorm: running statistics, so a sample does not depend on its batch
     images = generator(z)
     generator.train(training)
     return images.permute(0, 2, 3, 1).cpu().numpy()
@@ -258,10 +264,7 @@ def discriminate(networks, images):
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="DCGAN in PyTorch")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and every framework
 
     def samples(networks):
         return generate(networks, fixed)

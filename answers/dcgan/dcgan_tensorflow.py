@@ -79,11 +79,13 @@ class Generator(tf.Module):
 
     def __call__(self, z, training):
         # BEGIN SOLUTION Q1
-        h = tf.reshape(self.dense(z), [-1, self.size, self.size, self.top])
-        h = tf.nn.relu(self.norms[0](h, training))
+        # shapes at the default config: N noises of 100 → N images
+        h = self.dense(z)
+        h = tf.reshape(h, [-1, self.size, self.size, self.top])
+        h = tf.nn.relu(self.norms[0](h, training))  # (N, 2, 2, 64)
         for up, norm in zip(self.ups[:-1], self.norms[1:], strict=True):
-            h = tf.nn.relu(norm(up(h), training))
-        return tf.tanh(self.ups[-1](h))  # no BatchNorm at G's output: tanh gives [-1, 1]
+            h = tf.nn.relu(norm(up(h), training))  # (N, 4, 4, 128), (N, 8, 8, 64), (N, 16, 16, 32)
+        return tf.tanh(self.ups[-1](h))  # (N, 32, 32, 3); no BatchNorm at G's output
         # END SOLUTION Q1
 
 
@@ -91,29 +93,27 @@ class Discriminator(tf.Module):
     def __init__(self, config):
         super().__init__()
         # BEGIN SOLUTION Q1
+        size = config.image_size // 16
         widths = (max(1, round(n * config.d_width)) for n in (32, 64, 128, 256))
         channels = (config.channels, *widths)
-        size = config.image_size // 16
         # stride 2 instead of pooling: D learns its own downsampling
         self.convs = [
             tf_core.Conv2D(a, b, 5, stride=2, padding=2)  # 2 on each side, as PyTorch
             for a, b in zip(channels[:-1], channels[1:], strict=True)
         ]
-        # no BatchNorm at D's input; no learned scale and shift: see the sheet (Keras' frozen BatchNorm)
-        self.norms = [
-            tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5, affine=False) for c in channels[2:]
-        ]
+        # no BatchNorm at D's input
+        self.norms = [tf_core.BatchNorm(c, momentum=0.9, epsilon=1e-5) for c in channels[2:]]
         self.dense = tf_core.Dense(channels[-1] * size * size, 1)
         # END SOLUTION Q1
 
     def __call__(self, x, training):
         # BEGIN SOLUTION Q1
-        h = tf.nn.leaky_relu(self.convs[0](x), alpha=0.2)
-        for conv, norm in zip(self.convs[1:], self.norms, strict=True):
-            h = tf.nn.leaky_relu(norm(conv(h), training), alpha=0.2)
-        return self.dense(
-            tf.reshape(h, [tf.shape(h)[0], -1])
-        )  # a logit: the loss applies the sigmoid
+        # shapes at the default config: N images of 32 × 32 × 3 → N logits
+        h = tf.nn.leaky_relu(self.convs[0](x), alpha=0.2)  # (N, 16, 16, 16)
+        for conv, norm in zip(self.convs[1:], self.norms, strict=True):  # … → (N, 2, 2, 128)
+            h = tf.nn.leaky_relu(norm(conv(h), training), alpha=0.2)  # (N, 8, 8, 32), …
+        h = tf.reshape(h, [tf.shape(h)[0], -1])  # (N, 512)
+        return self.dense(h)  # (N, 1): a logit, the loss applies the sigmoid
         # END SOLUTION Q1
 
 
@@ -202,9 +202,10 @@ def train(config, data, networks=None, callback=None, run=None):
     }
     run = gendojo.Run.of(run, config)  # counts steps and batches, so a run can stop and go on
     stream = run.stream(batches(data.images, config))
-    # NumPy noise: the same numbers in all four frameworks, its state saved with the run
-    noise = run.noise(np.random.default_rng(config.seed))
-    fixed = noise.standard_normal((64, config.latent_dim), dtype=np.float32)
+    # NumPy noise: the same numbers in all four frameworks, its state saved with the run;
+    # seed + 1, so that the steps' noise is not the grid's (fixed_latents)
+    noise = run.noise(np.random.default_rng(config.seed + 1))
+    fixed = fixed_latents(config)
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     with tf.device(device_for(config)):
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
@@ -225,6 +226,13 @@ def train(config, data, networks=None, callback=None, run=None):
 
 
 # %% 7. Inference (Q4)
+def fixed_latents(config, count=64):
+    """The latents of every sample grid and of the diversity check, the same in every framework."""
+    return np.random.default_rng(config.seed).standard_normal(
+        (count, config.latent_dim), dtype=np.float32
+    )
+
+
 def generate(networks, latents):
     """(N, latent_dim) noise → N images, NHWC float32 in [-1, 1]."""
     # BEGIN SOLUTION Q4
@@ -245,10 +253,7 @@ def discriminate(networks, images):
 def main(argv=None):
     config = gendojo.parse_args(Config, argv, description="DCGAN in TensorFlow")
     data = gendojo.load_dataset(config)
-    # the noise the diversity is measured on: the same samples in every grid, and every framework
-    fixed = np.random.default_rng(config.seed).standard_normal(
-        (64, config.latent_dim), dtype=np.float32
-    )
+    fixed = fixed_latents(config)  # the same samples in every grid, and every framework
 
     def samples(networks):
         return generate(networks, fixed)

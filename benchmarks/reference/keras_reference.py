@@ -12,7 +12,8 @@ reference is the classic Keras GAN loop instead: NumPy batches and noise, a comp
 discriminator and a compiled combined model G → D with D frozen, one ``train_on_batch`` each per
 step, with nothing around them. For the same arithmetic as the answers, D's trainer and the
 frozen-D handling are the answer's (two passes of D for real and fake in the DCGAN and cGAN, D's
-weightless BatchNorm kept in training mode when D is frozen; signs and clipping in the WGAN).
+weights frozen one by one so that its BatchNorm stays in training mode; signs and clipping in the
+WGAN).
 """
 
 import math
@@ -137,7 +138,8 @@ class GAN(TrainOnBatch):
 
 class DCGAN(TrainOnBatch):
     """dcgan, cgan: D's trainer runs D on real and on fake images in two passes, logits side by
-    side; D frozen in the combined model except its weightless BatchNorm (batch statistics)."""
+    side; D's weights (not its layers) frozen for the combined model, so that its BatchNorm keeps
+    normalising with batch statistics."""
 
     def __init__(self, answer, config, networks):
         self.config = config
@@ -155,17 +157,16 @@ class DCGAN(TrainOnBatch):
             pair = [self.discriminator(real), self.discriminator(fake)]
             self.d_trainer = keras.Model([real, fake], layers.Concatenate(axis=1)(pair))
             g_inputs, g_output = latents, self.discriminator(self.generator(latents))
+        self.d_weights = self.discriminator.trainable_weights
         d_rate = getattr(config, "d_lr", config.lr)  # the DCGAN's D has a rate of its own
         self.d_trainer.compile(optimizer=adam(config, d_rate), loss=answer.discriminator_loss)
         self.freeze_discriminator()
         self.combined = keras.Model(g_inputs, g_output)
         self.combined.compile(optimizer=adam(config), loss=answer.generator_loss)
 
-    def freeze_discriminator(self):
-        self.discriminator.trainable = False
-        for layer in self.discriminator.layers:
-            if isinstance(layer, layers.BatchNormalization):
-                layer.trainable = True
+    def freeze_discriminator(self, frozen=True):
+        for weight in self.d_weights:
+            weight.trainable = not frozen
 
     def inputs(self, data):
         onehots = np.eye(self.config.num_classes, dtype=np.float32)[data.labels] if self.conditional else None
@@ -183,7 +184,7 @@ class DCGAN(TrainOnBatch):
         condition = [] if labels is None else [labels]
         g_inputs = [latents, *condition] if condition else latents
         fakes = ops.convert_to_numpy(self.generator(g_inputs, training=True))
-        self.discriminator.trainable = True
+        self.freeze_discriminator(False)
         targets = np.tile(np.float32([[1, 0]]), (n, 1))
         d_loss = self.d_trainer.train_on_batch([images, fakes, *condition], targets)
         self.freeze_discriminator()
