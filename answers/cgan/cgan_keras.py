@@ -77,10 +77,13 @@ def Generator(config):
     def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    def up(channels, **kwargs):  # "same": a stride-2 transposed convolution doubles the size
-        return layers.Conv2DTranspose(
-            channels, 5, strides=2, padding="same", kernel_initializer=normal(), **kwargs
+    def up(channels, **kwargs):  # doubles the size: cropped 2 before and 1 after, as PyTorch's
+        # padding=2, output_padding=1 ("same" would crop 1 before and 2 after: a one-pixel shift)
+        convolution = layers.Conv2DTranspose(
+            channels, 5, strides=2, kernel_initializer=normal(), **kwargs
         )
+        crop = layers.Cropping2D(((2, 1), (2, 1)))
+        return lambda x: crop(convolution(x))
 
     def norm():
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
@@ -106,8 +109,10 @@ def Discriminator(config):
     def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    def down(channels):  # stride 2 instead of pooling: D learns its own downsampling
-        return layers.Conv2D(channels, 5, strides=2, padding="same", kernel_initializer=normal())
+    def down(channels):  # stride 2 instead of pooling; 2 pixels of padding on every side, as
+        # PyTorch's padding=2 ("same" pads 1 before and 2 after)
+        convolution = layers.Conv2D(channels, 5, strides=2, kernel_initializer=normal())
+        return lambda x: convolution(layers.ZeroPadding2D(2)(x))
 
     def norm():
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)

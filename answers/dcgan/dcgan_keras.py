@@ -74,10 +74,12 @@ def Generator(config):
     def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    def up(channels, **kwargs):  # "same": a stride-2 transposed convolution doubles the size
-        return layers.Conv2DTranspose(
-            channels, 5, strides=2, padding="same", kernel_initializer=normal(), **kwargs
+    def up(channels, **kwargs):  # doubles the size: cropped 2 before and 1 after, as PyTorch's
+        # padding=2, output_padding=1 ("same" would crop 1 before and 2 after: a one-pixel shift)
+        convolution = layers.Conv2DTranspose(
+            channels, 5, strides=2, kernel_initializer=normal(), **kwargs
         )
+        return [convolution, layers.Cropping2D(((2, 1), (2, 1)))]
 
     def norm():
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
@@ -88,10 +90,10 @@ def Generator(config):
             keras.Input((config.latent_dim,)),
             layers.Dense(size * size * top, kernel_initializer=normal()),
             layers.Reshape((size, size, top)), norm(), layers.ReLU(),  # (N, 2, 2, 64)
-            up(c1), norm(), layers.ReLU(),  # (N, 4, 4, 128)
-            up(c2), norm(), layers.ReLU(),  # (N, 8, 8, 64)
-            up(c3), norm(), layers.ReLU(),  # (N, 16, 16, 32)
-            up(config.channels, activation="tanh"),  # (N, 32, 32, 3); no BatchNorm at G's output
+            *up(c1), norm(), layers.ReLU(),  # (N, 4, 4, 128)
+            *up(c2), norm(), layers.ReLU(),  # (N, 8, 8, 64)
+            *up(c3), norm(), layers.ReLU(),  # (N, 16, 16, 32)
+            *up(config.channels, activation="tanh"),  # (N, 32, 32, 3); no BatchNorm at G's output
         ],
         name="generator",
     )  # fmt: skip
@@ -106,8 +108,10 @@ def Discriminator(config):
     def normal():  # N(0, 0.02), a new one per layer: an unseeded initializer repeats its draw
         return keras.initializers.RandomNormal(stddev=0.02)
 
-    def down(channels):  # stride 2 instead of pooling: D learns its own downsampling
-        return layers.Conv2D(channels, 5, strides=2, padding="same", kernel_initializer=normal())
+    def down(channels):  # stride 2 instead of pooling; 2 pixels of padding on every side, as
+        # PyTorch's padding=2 ("same" pads 1 before and 2 after)
+        convolution = layers.Conv2D(channels, 5, strides=2, kernel_initializer=normal())
+        return [layers.ZeroPadding2D(2), convolution]
 
     def norm():
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
@@ -116,10 +120,10 @@ def Discriminator(config):
     return keras.Sequential(
         [
             keras.Input(shape),
-            down(c1), layers.LeakyReLU(0.2),  # (N, 16, 16, 16); no BatchNorm at D's input
-            down(c2), norm(), layers.LeakyReLU(0.2),  # (N, 8, 8, 32)
-            down(c3), norm(), layers.LeakyReLU(0.2),  # (N, 4, 4, 64)
-            down(c4), norm(), layers.LeakyReLU(0.2),  # (N, 2, 2, 128)
+            *down(c1), layers.LeakyReLU(0.2),  # (N, 16, 16, 16); no BatchNorm at D's input
+            *down(c2), norm(), layers.LeakyReLU(0.2),  # (N, 8, 8, 32)
+            *down(c3), norm(), layers.LeakyReLU(0.2),  # (N, 4, 4, 64)
+            *down(c4), norm(), layers.LeakyReLU(0.2),  # (N, 2, 2, 128)
             layers.Flatten(),
             layers.Dense(1, kernel_initializer=normal()),  # (N, 1): a logit, the loss applies σ
         ],
