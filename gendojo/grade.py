@@ -65,6 +65,8 @@ def pytest_command(answers, topics=(), frameworks=(), report=None, json_path=Non
         str(KIT_ROOT),
         "-p",
         "no:cacheprovider",
+        "-m",
+        "not slow and not e2e",  # heavy checks too: the default test run leaves them to CI's e2e step
     ]
     command += ["--answers", str(answers), "--grade-only"]
     for topic in topics:

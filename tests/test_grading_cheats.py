@@ -130,6 +130,7 @@ def grade_one(tmp_path, topic, source, check, framework="pytorch"):
         release(ref)
 
 
+@pytest.mark.e2e  # a sealed answer process and a tiny training run each: CI's e2e step
 @pytest.mark.parametrize("mistake", list(MISTAKES))
 def test_mistake_is_caught(mistake, tmp_path):
     topic, edits, check, words, *framework = MISTAKES[mistake]

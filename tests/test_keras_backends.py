@@ -28,6 +28,7 @@ FROZEN_D = ("dcgan", "cgan")  # the topics whose Keras D has BatchNorm and is fr
 TESTS = Path(__file__).parent
 
 
+@pytest.mark.heavy  # a Keras + torch import per answer: graded always, on the references in CI's e2e
 def test_runs_on_torch_backend(answer_ref):
     """The answer, in its own sealed process with KERAS_BACKEND=torch, trains 2 tiny steps."""
     process = sandbox.AnswerProcess(
@@ -100,7 +101,9 @@ def check_frozen_discriminator(result, where):
     assert result["trainable_after"] == result["weights"], f"{where}: train() left D frozen: {result}"
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "backend", [pytest.param(b, marks=[] if b == "tensorflow" else [pytest.mark.heavy]) for b in BACKENDS]
+)
 def test_gan_answers_hold_on_backend(backend, request):
     """On each backend, in one process: TrainingMode keeps its promise (TensorFlow: test_kit.py
     checks it) and the selected DCGAN-family Keras answers freeze D's weights, not its layers."""

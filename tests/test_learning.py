@@ -197,6 +197,7 @@ def test_samples_are_not_copies(answer):
     )
 
 
+@pytest.mark.heavy  # one more training run per answer: graded always, on the references in CI's e2e
 @pytest.mark.topics("gan", "dcgan", "cgan", "wgan", "pix2pix")
 def test_d_update_leaves_g_alone(answer):
     """One training step in which the grader gives G's own optimizer learning rate 0: G's weights

@@ -162,6 +162,7 @@ def history_of(out):
     return json.loads((out / "history.json").read_text())
 
 
+@pytest.mark.e2e  # three command-line runs, signals between them: CI's e2e step
 @pytest.mark.xdist_group("runs-ctrl-c")
 def test_ctrl_c_then_sigkill_then_resume_give_one_run(tmp_path):
     """A run stopped by Ctrl-C, resumed with a checkpoint every step and killed by SIGKILL (most
