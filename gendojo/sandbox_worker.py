@@ -313,9 +313,7 @@ def _zero_learning_rate(optimizer):
         # Adam's step size is alpha (RMSprop's alpha is its decay rate); the others' is lr
         name = "alpha" if hasattr(optimizer.hyperparam, "beta1") else "lr"
         setattr(optimizer.hyperparam, name, 0.0)
-    elif type(optimizer).__module__.startswith("keras"):
-        optimizer.learning_rate = 0.0
-    else:  # gendojo.tf_core: a Python number, read when train_step is traced
+    else:  # Keras (a variable behind a setter); tf_core (a Python number, read when traced)
         optimizer.learning_rate = 0.0
 
 
