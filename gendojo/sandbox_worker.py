@@ -306,10 +306,13 @@ def _count(network):
 
 def _zero_learning_rate(optimizer):
     """Set one optimizer's learning rate to 0 before its first update, whatever the framework."""
-    if hasattr(optimizer, "param_groups"):  # torch.optim
+    from gendojo.checkpoints import optimizer_framework
+
+    framework = optimizer_framework(optimizer)
+    if framework == "pytorch":
         for group in optimizer.param_groups:
             group["lr"] = 0.0
-    elif hasattr(optimizer, "hyperparam"):  # Chainer: the update rules read the optimizer's
+    elif framework == "chainer":  # the update rules read the optimizer's hyperparameters
         # Adam's step size is alpha (RMSprop's alpha is its decay rate); the others' is lr
         name = "alpha" if hasattr(optimizer.hyperparam, "beta1") else "lr"
         setattr(optimizer.hyperparam, name, 0.0)
