@@ -28,7 +28,7 @@ class Config:
     channels: int = 3
     dataset_size: int = 4096
     latent_dim: int = 100
-    steps: int = 3000
+    steps: int = 4000
     batch_size: int = 64
     lr: float = 2e-4
     dropout: float = field(
