@@ -18,7 +18,8 @@ from benchmarks import real_data  # noqa: E402
 
 def row(framework, seed, coverage, **extra):
     return dict(
-        topic="dcgan", framework=framework, dataset="digits", seed=seed, steps=2000, fd=30.0,
+        topic="dcgan", framework=framework, dataset="digits", seed=seed,
+        steps=real_data.default_steps("dcgan"), fd=30.0,
         fd_real=5.6, coverage=coverage, label_accuracy=None, train_s=100.0, load_1min=1.0, **extra,
     )  # fmt: skip
 
@@ -39,6 +40,10 @@ def test_table_marks_rows_under_the_bar_and_lists_what_was_not_measured():
     lines = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| dcgan")}
     assert lines["pytorch"].endswith("| yes |") and lines["chainer"].endswith("| **no** |")
     assert "93 of the 96 runs" in text and "dcgan tensorflow digits seed 0" in text
+    stale = dict(row("tensorflow", 0, 1.0), steps=real_data.default_steps("dcgan") - 1)
+    text_stale = real_data.markdown({**results, "rows": [*rows, stale]})
+    assert "93 of the 96 runs" in text_stale  # a row at other steps is not the default's row
+    assert "not counted: the default is" in text_stale
     notes = "## Findings\n\nWritten by hand.\n"
     kept = real_data.markdown(results, notes)
     assert kept.startswith(text) and kept.endswith(notes)
