@@ -32,9 +32,22 @@ def pytest_addoption(parser, pluginmanager):
         add_options(parser)
 
 
+MARKERS = (
+    "slow: longer runs, left out of the default test run (select with -m slow)",
+    "e2e: commands run end to end as users type them (grade, gradescope, compare, benchmarks); CI "
+    "runs them in a step of their own (-m 'e2e or heavy')",
+    "heavy: a graded check too costly for the default run on the reference answers; grading always "
+    "runs it, CI in its e2e step (-m 'e2e or heavy')",
+    "xdist_group: run in one pytest-xdist worker (set by tests/conftest.py per answer)",
+    "topics: a check that runs only on the answers of these topics",
+)
+
+
 def pytest_configure(config):
-    # also here, for a checkout whose pyproject.toml pytest does not read (a Gradescope kit)
-    config.addinivalue_line("markers", "topics: a check that runs only on the answers of these topics")
+    # here, not in pyproject.toml: `python -m gendojo grade` from another folder, and a Gradescope
+    # kit, run pytest with a rootdir whose configuration it does not read
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
     if config.getoption("--answers") is None:
         config.option.answers = str(REFERENCE)
     config.option.answers = str(Path(config.option.answers).resolve())
