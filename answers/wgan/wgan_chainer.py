@@ -2,7 +2,7 @@
 # # Wasserstein GAN (weight clipping) — Chainer (Chain, links, functions, chainer.optimizers)
 #
 # The DCGAN's networks trained on the Earth-Mover distance: a critic that scores, clipped weights,
-# RMSprop and five critic updates per generator update.
+# RMSprop and n_critic critic updates per generator update.
 # Question sheet: questions/wgan.md. Run: `python answers/wgan/wgan_chainer.py --help`.
 
 # %% 1. Config

@@ -2,7 +2,7 @@
 # # Wasserstein GAN (weight clipping) — PyTorch
 #
 # The DCGAN's networks trained on the Earth-Mover distance: a critic that scores, clipped weights,
-# RMSprop and five critic updates per generator update.
+# RMSprop and n_critic critic updates per generator update.
 # Question sheet: questions/wgan.md. Run: `python answers/wgan/wgan_pytorch.py --help`.
 
 # %% 1. Config

@@ -4,7 +4,7 @@
 # TensorFlow core: tf.Module, tf.GradientTape, tf.function, tf.data; no Keras.
 #
 # The DCGAN's networks trained on the Earth-Mover distance: a critic that scores, clipped weights,
-# RMSprop and five critic updates per generator update.
+# RMSprop and n_critic critic updates per generator update.
 # Question sheet: questions/wgan.md. Run: `python answers/wgan/wgan_tensorflow.py --help`.
 
 # %% 1. Config
