@@ -98,6 +98,12 @@ def run_process(command, output, row, args):
     return row
 
 
+def short_classes(row):
+    """The classes a row's samples drew under half their real share, with that ratio: "ring 0.49"."""
+    ratios = row.get("class_ratios") or {}
+    return ", ".join(f"{name} {r:.2f}" for name, r in ratios.items() if r < 0.5)
+
+
 def run_one(topic, framework, dataset, seed, args):
     """Train one answer in a fresh process; return its row (with ``error`` when it failed)."""
     row = dict(topic=topic, framework=framework, dataset=dataset, seed=seed, steps=args.steps or None)
@@ -114,6 +120,7 @@ def run_one(topic, framework, dataset, seed, args):
         train_s=round(record["seconds"], 1) if record.get("seconds") is not None else None,
         load_1min=round(os.getloadavg()[0], 2),
         **{k: quality.get(k) for k in ("fd", "fd_real", "coverage", "label_accuracy", "skipped")},
+        class_ratios=quality.get("class_ratios"),
     )
     return row
 
@@ -267,10 +274,11 @@ def markdown(results, notes=""):
             cells = [number(r["fd"], 1), number(r["fd_real"]), number(r["coverage"]), "", "", "", counted]
         else:
             met = r["coverage"] is not None and r["coverage"] >= BAR
+            short = short_classes(r)
             cells = [
                 number(r["fd"], 1), number(r["fd_real"]), number(r["coverage"]),
                 number(r.get("label_accuracy")), number(r.get("train_s"), 0), number(r.get("load_1min")),
-                "yes" if met else "**no**",
+                "yes" if met else "**no**" + (f": {short}" if short else ""),
             ]  # fmt: skip
         lines.append(
             f"| {r['topic']} | {r['framework']} | {r['dataset']} | {r['seed']} | {r['steps'] or ''} | "

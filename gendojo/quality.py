@@ -20,6 +20,9 @@ scores the samples themselves, offline, with a small feature network of its own:
   assigns to the class they were asked for.
 * ``classifier_accuracy``: the network's accuracy on the held-out real images: how far to trust
   the rest.
+* ``class_ratios``: class name → the samples' share of that class over the real images' share
+  (classes the network never predicts on real images are left out): which classes a coverage
+  below 1 missed.
 
 A data set without labels (a flat ``folder``, ``paired``) cannot train the network: ``score`` returns
 ``{"skipped": reason}`` instead. Images are NHWC float arrays in [-1, 1], as everywhere in GenDojo.
@@ -77,6 +80,11 @@ def score(data, samples, labels=None, config=None, cache_dir=None):
         "fd": frechet_distance(*_gaussian(features), net["mean"], net["cov"]),
         "fd_real": float(net["fd_real"]),
         "coverage": float(np.mean(shares[seen] >= 0.5 * real_shares[seen])),
+        "class_ratios": {
+            str(name): round(float(s / r), 3)
+            for name, s, r in zip(data.classes or range(len(shares)), shares, real_shares)
+            if r > 0
+        },
         "classifier_accuracy": float(net["accuracy"]),
         "samples": len(samples),
         "reference_images": int(net["reference"]),
@@ -111,6 +119,9 @@ def describe(result):
         f"quality: FD {result['fd']:.2f} (real vs real {result['fd_real']:.2f}; lower is better), "
         f"class coverage {result['coverage']:.2f}"
     )
+    missed = [f"{name} {ratio:.2f}" for name, ratio in result.get("class_ratios", {}).items() if ratio < 0.5]
+    if missed:
+        line += f" (under half their real share: {', '.join(missed)})"
     if "label_accuracy" in result:
         line += f", label accuracy {result['label_accuracy']:.2f}"
     line += f"; feature net {result['classifier_accuracy']:.0%} right on held-out real images"

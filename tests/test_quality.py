@@ -75,6 +75,13 @@ def test_coverage_of_a_collapsed_generator_is_one_class_in_k(scored):
     assert scored.score(one)["coverage"] == pytest.approx(1 / K)
     two = scored.fresh.images[scored.fresh.labels < 2]
     assert scored.score(two)["coverage"] == pytest.approx(2 / K)
+    # the ratios say which classes were left out: about K / 2 for the two drawn, 0 for the rest
+    result = scored.score(two)
+    ratios = list(result["class_ratios"].values())
+    assert len(ratios) == K and all(r > 2 for r in ratios[:2]) and max(ratios[2:]) < 0.1, ratios
+    assert all(0.7 < r < 1.3 for r in scored.real["class_ratios"].values()), scored.real
+    assert "under half their real share: triangle 0.00, star 0.00" in quality.describe(result)
+    assert "under half" not in quality.describe(scored.real)
 
 
 def test_label_accuracy_falls_to_chance_when_the_labels_are_wrong(scored):
