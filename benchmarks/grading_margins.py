@@ -151,6 +151,7 @@ def main(argv=None):
     parser.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", default=str(HERE / "results" / "grading_margins"))
+    parser.add_argument("--why", default="", help="a part run: why it was measured again (for the table)")
     args = parser.parse_args(argv)
     rows, started = [], time.time()
     for topic in args.topics:
@@ -174,18 +175,44 @@ def main(argv=None):
 
 
 def write(rows, args, seconds):
+    """Write the table. A part run (some topics or frameworks) replaces only its own rows of the
+    committed table and adds a line saying when and why they were measured again."""
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    part = set(args.topics) != set(TOPICS) or set(args.frameworks) != set(FRAMEWORKS)
+    header, again = None, []
+    if part and out.with_suffix(".json").exists():
+        measured = {(r["topic"], r["framework"]) for r in rows}
+        kept = [r for r in json.loads(out.with_suffix(".json").read_text())
+                if (r["topic"], r["framework"]) not in measured]  # fmt: skip
+        order = {(t, f): i for i, (t, f) in enumerate((t, f) for t in TOPICS for f in FRAMEWORKS)}
+        rows = sorted(kept + rows, key=lambda r: order.get((r["topic"], r["framework"]), len(order)))
+        old = out.with_suffix(".md").read_text().splitlines()
+        header = old[2]
+        again = [line for line in old[3 : old.index("| topic | framework | quantity | line | seeds | worst margin |")]
+                 if line.startswith("The ")]  # fmt: skip
+        command = "python benchmarks/grading_margins.py " + " ".join(
+            f"--{name} {' '.join(getattr(args, name))}" for name in ("topics", "frameworks")
+            if set(getattr(args, name)) != set(TOPICS if name == "topics" else FRAMEWORKS)
+        )  # fmt: skip
+        again.append(
+            f"The {', '.join(args.topics)} rows ({', '.join(args.frameworks)}) were measured again on "
+            f"{time.strftime('%Y-%m-%d')} with `{command}` ({seconds / 60:.1f} min, on {platform.node()})"
+            + (f", {args.why}" if args.why else "")
+            + "."
+        )
     out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     lines = [
         "# Grading margins: the reference answers against the grader's thresholds",
         "",
-        f"Measured by `python benchmarks/grading_margins.py --seeds {args.seeds}` on {platform.node()} "
+        header
+        or f"Measured by `python benchmarks/grading_margins.py --seeds {args.seeds}` on {platform.node()} "
         f"({platform.machine()}, {platform.processor() or 'cpu'}), Python {platform.python_version()}, "
         f"{time.strftime('%Y-%m-%d')}, {seconds / 60:.1f} min. Each answer ran in the grader's sealed "
         "process with one thread, so neither the grader's thread count nor `-n` changes a number here; "
         "what varies is the seed (a student's correct answer differs from the reference by about as much).",
         "",
+        *(line for a in again for line in (a, "")),
         "Margin: how far the worst seed stays from the line, as a share of the line (for a line at 0, as "
         "a share of the median distance from it). A negative margin is a check the reference fails for "
         "some seed; ⚠ marks margins below 0.1.",

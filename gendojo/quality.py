@@ -82,7 +82,7 @@ def score(data, samples, labels=None, config=None, cache_dir=None):
         "coverage": float(np.mean(shares[seen] >= 0.5 * real_shares[seen])),
         "class_ratios": {
             str(name): round(float(s / r), 3)
-            for name, s, r in zip(data.classes or range(len(shares)), shares, real_shares)
+            for name, s, r in zip(class_names(data, len(shares)), shares, real_shares, strict=True)
             if r > 0
         },
         "classifier_accuracy": float(net["accuracy"]),
@@ -92,6 +92,12 @@ def score(data, samples, labels=None, config=None, cache_dir=None):
     if labels is not None:
         result["label_accuracy"] = float(np.mean(predicted == np.asarray(labels)))
     return result
+
+
+def class_names(data, count):
+    """The data set's class names, or the class numbers where it has no names for all of them."""
+    names = data.classes or ()
+    return [str(name) for name in names] if len(names) == count else [str(k) for k in range(count)]
 
 
 def score_generator(data, config, generate, num_classes=None, count=1000, batch=100):

@@ -79,6 +79,38 @@ def test_update_replaces_only_the_rows_measured_again():
     assert "gan keras, wgan keras on day 2" in line and "`run on day 2`" in line
 
 
+def test_grading_margins_part_run_replaces_only_its_rows(tmp_path, monkeypatch):
+    """``grading_margins.py --topics wgan`` rewrites the wgan rows of the committed table, keeps the
+    others and their header, and says when the wgan rows were measured again."""
+    import shutil
+
+    from benchmarks import grading_margins
+
+    results = ROOT / "benchmarks" / "results"
+    for suffix in (".json", ".md"):
+        shutil.copy(results / f"grading_margins{suffix}", tmp_path / f"grading_margins{suffix}")
+    before = json.loads((tmp_path / "grading_margins.json").read_text())
+    header = (tmp_path / "grading_margins.md").read_text().splitlines()[2]
+    fake = {"a check": (0.5, 1.0, "below")}
+    monkeypatch.setattr(grading_margins, "measure", lambda answer, topic, seed: fake)
+    monkeypatch.setattr(grading_margins.harness, "load", lambda ref: None)
+    monkeypatch.setattr(grading_margins.harness, "release", lambda ref: None)
+    out = str(tmp_path / "grading_margins")
+    grading_margins.main(["--topics", "wgan", "--frameworks", "keras", "--out", out, "--why", "a test"])
+    after = json.loads((tmp_path / "grading_margins.json").read_text())
+    others = [r for r in before if (r["topic"], r["framework"]) != ("wgan", "keras")]
+    assert [r for r in after if (r["topic"], r["framework"]) != ("wgan", "keras")] == others
+    (new,) = [r for r in after if (r["topic"], r["framework"]) == ("wgan", "keras")]
+    assert new["quantity"] == "a check" and new["values"] == [0.5, 0.5, 0.5]
+    # in place: after wgan tensorflow, before wgan chainer
+    names = [(r["topic"], r["framework"]) for r in after]
+    assert names.index(("wgan", "keras")) == names.index(("wgan", "chainer")) - 1
+    text = (tmp_path / "grading_margins.md").read_text()
+    assert text.splitlines()[2] == header and text.count("| wgan | keras |") == 1
+    assert "The wgan rows (keras) were measured again on" in text and ", a test." in text
+    assert "`python benchmarks/grading_margins.py --topics wgan --frameworks keras`" in text
+
+
 CASES = [
     pytest.param(
         topic,

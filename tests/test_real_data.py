@@ -27,7 +27,10 @@ def row(framework, seed, coverage, **extra):
 def test_table_marks_rows_under_the_bar_and_lists_what_was_not_measured():
     rows = real_data.merge(
         [row("keras", 0, 1.0), row("pytorch", 0, 0.5)],
-        [row("pytorch", 0, 0.9), row("chainer", 1, 0.3, class_ratios={"0": 0.2, "1": 1.1, "2": 0.5, "4": 0.49})],
+        [
+            row("pytorch", 0, 0.9),
+            row("chainer", 1, 0.3, class_ratios={"0": 0.2, "1": 1.1, "2": 0.5, "4": 0.49}),
+        ],
     )  # pytorch seed 0 measured again
     assert [(r["framework"], r["coverage"]) for r in rows] == [
         ("pytorch", 0.9),
