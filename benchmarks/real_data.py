@@ -99,9 +99,9 @@ def run_process(command, output, row, args):
 
 
 def short_classes(row):
-    """The classes a row's samples drew under half their real share, with that ratio: "ring 0.49"."""
+    """The classes a row's samples drew under half their real share, with that ratio: "ring at 0.49"."""
     ratios = row.get("class_ratios") or {}
-    return ", ".join(f"{name} {r:.2f}" for name, r in ratios.items() if r < 0.5)
+    return ", ".join(f"{name} at {r:.2f}" for name, r in ratios.items() if r < 0.5)
 
 
 def run_one(topic, framework, dataset, seed, args):

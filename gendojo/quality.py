@@ -125,7 +125,9 @@ def describe(result):
         f"quality: FD {result['fd']:.2f} (real vs real {result['fd_real']:.2f}; lower is better), "
         f"class coverage {result['coverage']:.2f}"
     )
-    missed = [f"{name} {ratio:.2f}" for name, ratio in result.get("class_ratios", {}).items() if ratio < 0.5]
+    missed = [
+        f"{name} at {ratio:.2f}" for name, ratio in result.get("class_ratios", {}).items() if ratio < 0.5
+    ]
     if missed:
         line += f" (under half their real share: {', '.join(missed)})"
     if "label_accuracy" in result:

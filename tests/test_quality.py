@@ -80,7 +80,7 @@ def test_coverage_of_a_collapsed_generator_is_one_class_in_k(scored):
     ratios = list(result["class_ratios"].values())
     assert len(ratios) == K and all(r > 2 for r in ratios[:2]) and max(ratios[2:]) < 0.1, ratios
     assert all(0.7 < r < 1.3 for r in scored.real["class_ratios"].values()), scored.real
-    assert "under half their real share: triangle 0.00, star 0.00" in quality.describe(result)
+    assert "under half their real share: triangle at 0.00, star at 0.00" in quality.describe(result)
     assert "under half" not in quality.describe(scored.real)
 
 

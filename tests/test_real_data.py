@@ -41,7 +41,9 @@ def test_table_marks_rows_under_the_bar_and_lists_what_was_not_measured():
     results = {"runs": [{"date": "d", "rows": 3, "threads": 1, "machine": machine}], "rows": rows}
     text = real_data.markdown(results)
     lines = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| dcgan")}
-    assert lines["pytorch"].endswith("| yes |") and lines["chainer"].endswith("| **no**: 0 0.20, 4 0.49 |")
+    assert lines["pytorch"].endswith("| yes |") and lines["chainer"].endswith(
+        "| **no**: 0 at 0.20, 4 at 0.49 |"
+    )
     assert "93 of the 96 runs" in text and "dcgan tensorflow digits seed 0" in text
     stale = dict(row("tensorflow", 0, 1.0), steps=real_data.default_steps("dcgan") - 1)
     text_stale = real_data.markdown({**results, "rows": [*rows, stale]})
