@@ -248,13 +248,20 @@ def markdown(results, notes=""):
         "## Runs",
         "",
     ]
+    batches = {}  # the lanes of one day on one machine make one line
     for run in runs:
         info = run["machine"]
-        lines.append(
-            f"- {run['date']}: {run['rows']} rows, {run['threads']} thread(s) per run, on {info['cpu']} "
-            f"({info['usable_cpus']} usable CPUs, {info['memory']}), {info['os']}, Python "
-            f"{info['python']}, " + ", ".join(f"{k} {v}" for k, v in info["packages"].items())
+        where = (
+            f"{run['threads']} thread(s) per run, on {info['cpu']} ({info['usable_cpus']} usable CPUs, "
+            f"{info['memory']}), {info['os']}, Python {info['python']}, "
+            + ", ".join(f"{k} {v}" for k, v in info["packages"].items())
         )
+        rows_and_batches = batches.setdefault((run["date"], where), [0, 0])
+        rows_and_batches[0] += run["rows"]
+        rows_and_batches[1] += 1
+    for (date, where), (count, batch_count) in sorted(batches.items()):
+        in_batches = f" in {batch_count} batches" if batch_count > 1 else ""
+        lines.append(f"- {date}: {count} rows measured{in_batches}, {where}")
     lines += [
         "",
         "## Results",

@@ -49,6 +49,8 @@ def test_table_marks_rows_under_the_bar_and_lists_what_was_not_measured():
     text_stale = real_data.markdown({**results, "rows": [*rows, stale]})
     assert "93 of the 96 runs" in text_stale  # a row at other steps is not the default's row
     assert "not counted: the default is" in text_stale
+    two_lanes = {**results, "runs": [*results["runs"], {**results["runs"][0], "rows": 2}]}
+    assert "- d: 5 rows measured in 2 batches, 1 thread(s) per run, on cpu" in real_data.markdown(two_lanes)
     notes = "## Findings\n\nWritten by hand.\n"
     kept = real_data.markdown(results, notes)
     assert kept.startswith(text) and kept.endswith(notes)
