@@ -100,8 +100,9 @@ def run_process(command, output, row, args):
 
 def short_classes(row):
     """The classes a row's samples drew under half their real share, with that ratio: "ring at 0.49"."""
-    ratios = row.get("class_ratios") or {}
-    return ", ".join(f"{name} at {r:.2f}" for name, r in ratios.items() if r < 0.5)
+    from gendojo.quality import missed_classes
+
+    return ", ".join(missed_classes(row.get("class_ratios") or {}))
 
 
 def run_one(topic, framework, dataset, seed, args):

@@ -44,6 +44,7 @@ WORK = 24000  # epochs × inputs per image: 30 epochs at 16×16×3, 8 at 32×32�
 SPLITS = 5  # fd_real: the mean over this many random splits of the reference into two halves
 SEED = 1234  # the network's own seed, apart from any run's --seed
 ROUGH = 500  # fewer reference images than this: the one-line summary says the numbers are rough
+REACHED = 0.5  # a class counts as reached from this share of its real share (coverage)
 _WEIGHTS = ("w1", "b1", "w2", "b2", "w3", "b3")
 
 trainings = 0  # how many networks this process trained (the tests check that the cache is used)
@@ -79,9 +80,9 @@ def score(data, samples, labels=None, config=None, cache_dir=None):
     result = {
         "fd": frechet_distance(*_gaussian(features), net["mean"], net["cov"]),
         "fd_real": float(net["fd_real"]),
-        "coverage": float(np.mean(shares[seen] >= 0.5 * real_shares[seen])),
+        "coverage": float(np.mean(shares[seen] >= REACHED * real_shares[seen])),
         "class_ratios": {
-            str(name): round(float(s / r), 3)
+            name: round(float(s / r), 3)
             for name, s, r in zip(class_names(data, len(shares)), shares, real_shares, strict=True)
             if r > 0
         },
@@ -98,6 +99,11 @@ def class_names(data, count):
     """The data set's class names, or the class numbers where it has no names for all of them."""
     names = data.classes or ()
     return [str(name) for name in names] if len(names) == count else [str(k) for k in range(count)]
+
+
+def missed_classes(class_ratios):
+    """``class_ratios``' classes under the coverage bar, each with its ratio: ["ring at 0.49"]."""
+    return [f"{name} at {ratio:.2f}" for name, ratio in class_ratios.items() if ratio < REACHED]
 
 
 def score_generator(data, config, generate, num_classes=None, count=1000, batch=100):
@@ -125,9 +131,7 @@ def describe(result):
         f"quality: FD {result['fd']:.2f} (real vs real {result['fd_real']:.2f}; lower is better), "
         f"class coverage {result['coverage']:.2f}"
     )
-    missed = [
-        f"{name} at {ratio:.2f}" for name, ratio in result.get("class_ratios", {}).items() if ratio < 0.5
-    ]
+    missed = missed_classes(result.get("class_ratios", {}))
     if missed:
         line += f" (under half their real share: {', '.join(missed)})"
     if "label_accuracy" in result:
