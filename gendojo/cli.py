@@ -4,6 +4,10 @@
 (``image_size`` → ``--image-size``), so a topic's own settings become flags just by being fields,
 then checks every value with ``validate``. Inside Jupyter, ``argv=None`` means "no flags" rather
 than the kernel's own arguments.
+
+A field can have a second default for real images, the one measured best on them: with
+``field(default=2, metadata={"real_images": 3})`` a run on any data set but the drawn shapes
+(``gendojo.data.DRAWN``) gets 3 unless its flag is given.
 """
 
 import argparse
@@ -15,7 +19,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from gendojo.data import DATASETS
+from gendojo.data import DATASETS, DRAWN
 from gendojo.errors import GenDojoError
 
 HELP = {
@@ -63,7 +67,10 @@ def parse_args(config_class, argv=None, description=None):
         if default not in ("", None):
             shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
             help_text += f" (default: {shown})"
-        if isinstance(default, bool):
+        if "real_images" in field.metadata:  # None until the data set is known
+            help_text = help_text[:-1] + f"; {field.metadata['real_images']} on real images, not shapes)"
+            parser.add_argument(flag, type=type(default), default=None, help=help_text)
+        elif isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         elif isinstance(default, tuple):
             parser.add_argument(
@@ -77,6 +84,10 @@ def parse_args(config_class, argv=None, description=None):
     if "init_from" not in names:  # every answer takes it; train_and_save reads it
         parser.add_argument("--init-from", default="", metavar="FILE.npz", help=INIT_FROM)
     arguments = vars(parser.parse_args(argv))
+    for field in dataclasses.fields(config_class):
+        if arguments.get(field.name, 0) is None:
+            drawn = arguments["dataset"] in DRAWN
+            arguments[field.name] = field.default if drawn else field.metadata["real_images"]
     init_from = arguments.pop("init_from", "") if "init_from" not in names else None
     config = config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in arguments.items()})
     validate(config)

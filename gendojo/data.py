@@ -124,6 +124,7 @@ REMOTE = {
     },
 }
 DATASETS = ("shapes", "simple-shapes", "digits", *REMOTE, "folder", "paired")
+DRAWN = ("shapes", "simple-shapes")  # drawn by code; every other data set is real images
 DIGITS = tuple(str(digit) for digit in range(10))
 
 

@@ -49,9 +49,11 @@ def show(*paths):
             display(Image(filename=str(path)))
 
 
-def config_defaults(path):
+def config_defaults(path, real_images=False):
     """``{field: default}`` of the ``Config`` dataclass in an answer file, read from its source
-    without importing it (importing an answer imports its framework, seconds to a minute)."""
+    without importing it (importing an answer imports its framework, seconds to a minute).
+    With ``real_images``: the defaults of a run on real images (``metadata={"real_images": …}``,
+    see gendojo/cli.py)."""
     try:
         tree = ast.parse(Path(path).read_text())
     except SyntaxError as error:
@@ -63,7 +65,12 @@ def config_defaults(path):
                 if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
                     value = statement.value
                     if isinstance(value, ast.Call):  # field(default=..., metadata=...)
-                        value = next((k.value for k in value.keywords if k.arg == "default"), None)
+                        keywords = {k.arg: k.value for k in value.keywords}
+                        value, metadata = keywords.get("default"), keywords.get("metadata")
+                        if real_images and isinstance(metadata, ast.Dict):
+                            for key, second in zip(metadata.keys, metadata.values, strict=True):
+                                if isinstance(key, ast.Constant) and key.value == "real_images":
+                                    value = second
                     try:
                         defaults[statement.target.id] = ast.literal_eval(value) if value else None
                     except ValueError:  # not a literal: the field is still a flag

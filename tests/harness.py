@@ -26,6 +26,7 @@ import pytest
 
 import gendojo
 from gendojo import sandbox
+from gendojo.notebook import config_defaults
 from gendojo.sandbox import AsTensor, RemoteDied, RemoteError, RemoteTimeout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -385,25 +386,17 @@ def sheet_parameter_counts(topic):
     return counts
 
 
-def reference_config(topic):
+def reference_config(topic, real_images=False):
     """{field: default} of the reference answer's ``Config``, read from its source (the grader
-    never runs the reference in a student's process, nor imports it here)."""
-    return file_config(REFERENCE / topic / f"{topic}_pytorch.py")
+    never runs the reference in a student's process, nor imports it here); with
+    ``real_images``, the defaults on real images."""
+    return file_config(REFERENCE / topic / f"{topic}_pytorch.py", real_images)
 
 
-def file_config(path):
-    tree = ast.parse(Path(path).read_text())
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == "Config":
-            fields = {}
-            for statement in node.body:
-                if isinstance(statement, ast.AnnAssign) and statement.value is not None:
-                    value = statement.value
-                    if isinstance(value, ast.Call):  # field(default=..., metadata=...)
-                        value = next(k.value for k in value.keywords if k.arg == "default")
-                    fields[statement.target.id] = ast.literal_eval(value)
-            return fields
-    raise ValueError(f"{path} has no Config")
+def file_config(path, real_images=False):
+    """{field: default} of the ``Config`` in the file at ``path``, read from its source; with
+    ``real_images``, the defaults a run on real images gets (``metadata={"real_images": …}``)."""
+    return config_defaults(path, real_images)
 
 
 def runs_main_as_a_script(path):

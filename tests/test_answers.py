@@ -14,6 +14,7 @@ from harness import (
     check_falls,
     check_history,
     deadline,
+    file_config,
     load,
     outline,
     reference,
@@ -43,6 +44,14 @@ def test_config(answer):
     assert not missing and not extra, f"Config fields differ: missing {missing}, unexpected {extra}"
     differ = {k: (mine[k], theirs[k]) for k in theirs if mine[k] != theirs[k]}
     assert not differ, "Config defaults differ from the sheet: " + ", ".join(
+        f"{k}={a!r} (sheet: {b!r})" for k, (a, b) in differ.items()
+    )
+    # a run on real images may get other defaults (gendojo/cli.py); read from the source, as the
+    # metadata that holds them does not travel back from the answer's process
+    mine = file_config(answer.REF.path, real_images=True)
+    theirs = reference_config(answer.REF.topic, real_images=True)
+    differ = {k: (mine[k], theirs[k]) for k in theirs if mine[k] != theirs[k]}
+    assert not differ, "Config defaults on real images differ from the sheet: " + ", ".join(
         f"{k}={a!r} (sheet: {b!r})" for k, (a, b) in differ.items()
     )
 

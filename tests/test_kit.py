@@ -41,6 +41,27 @@ def test_inside_jupyter_the_kernels_arguments_are_ignored(monkeypatch):
     assert cli.parse_args(Config) == Config()
 
 
+@dataclasses.dataclass
+class TwoDefaults:
+    dataset: str = "simple-shapes"
+    steps: int = dataclasses.field(default=3000, metadata={"real_images": 2250})
+    n_critic: int = dataclasses.field(default=2, metadata={"real_images": 3})
+
+
+def test_a_second_default_for_real_images_applies_unless_the_flag_is_given(capsys):
+    parse = lambda *flags: cli.parse_args(TwoDefaults, list(flags))  # noqa: E731
+    assert parse() == TwoDefaults()
+    assert parse("--dataset", "shapes") == TwoDefaults("shapes")
+    for dataset in ("digits", "folder", "mnist"):
+        assert parse("--dataset", dataset) == TwoDefaults(dataset, 2250, 3)
+    assert parse("--dataset", "digits", "--n-critic", "2") == TwoDefaults("digits", 2250, 2)
+    assert parse("--dataset=digits", "--steps=3000") == TwoDefaults("digits", 3000, 3)
+    assert parse("--n-critic", "5") == TwoDefaults(n_critic=5)
+    with pytest.raises(SystemExit):
+        parse("--help")
+    assert "(default: 2; 3 on real images, not shapes)" in " ".join(capsys.readouterr().out.split())
+
+
 def test_progress_shows_latest_losses_and_yields_every_step():
     history = {"loss": []}
     steps = []

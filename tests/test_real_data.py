@@ -19,7 +19,7 @@ from benchmarks import real_data  # noqa: E402
 def row(framework, seed, coverage, **extra):
     return dict(
         topic="dcgan", framework=framework, dataset="digits", seed=seed,
-        steps=real_data.default_steps("dcgan"), fd=30.0,
+        steps=real_data.default_steps("dcgan", "digits"), fd=30.0,
         fd_real=5.6, coverage=coverage, label_accuracy=None, train_s=100.0, load_1min=1.0, **extra,
     )  # fmt: skip
 
@@ -45,7 +45,7 @@ def test_table_marks_rows_under_the_bar_and_lists_what_was_not_measured():
         "| **no**: 0 at 0.20, 4 at 0.49 |"
     )
     assert "93 of the 96 runs" in text and "dcgan tensorflow digits seed 0" in text
-    stale = dict(row("tensorflow", 0, 1.0), steps=real_data.default_steps("dcgan") - 1)
+    stale = dict(row("tensorflow", 0, 1.0), steps=real_data.default_steps("dcgan", "digits") - 1)
     text_stale = real_data.markdown({**results, "rows": [*rows, stale]})
     assert "93 of the 96 runs" in text_stale  # a row at other steps is not the default's row
     assert "not counted: the default is" in text_stale
@@ -54,6 +54,26 @@ def test_table_marks_rows_under_the_bar_and_lists_what_was_not_measured():
     notes = "## Findings\n\nWritten by hand.\n"
     kept = real_data.markdown(results, notes)
     assert kept.startswith(text) and kept.endswith(notes)
+
+
+def test_a_topic_with_other_defaults_on_real_images_counts_each_data_set_at_its_own():
+    # the WGAN's steps are 3000 on the drawn shapes and 2250 on real images (gendojo/cli.py)
+    shapes, digits = (real_data.default_steps("wgan", d) for d in ("simple-shapes", "digits"))
+    assert shapes != digits
+    rows = [
+        dict(row("pytorch", 0, 1.0), topic="wgan", dataset="simple-shapes", steps=shapes),
+        dict(row("pytorch", 0, 1.0), topic="wgan", steps=shapes),
+        dict(row("pytorch", 1, 1.0), topic="wgan", steps=digits),
+    ]
+    machine = dict(cpu="cpu", usable_cpus=2, memory="1 GiB", os="os", python="3.11", packages={})
+    text = real_data.markdown(
+        {"runs": [{"date": "d", "rows": 3, "threads": 1, "machine": machine}], "rows": rows}
+    )
+    lines = [line for line in text.splitlines() if line.startswith("| wgan")]
+    assert lines[0].endswith("| yes |") and lines[2].endswith("| yes |")
+    assert lines[1].endswith(f"| not counted: the default is {digits} steps |")
+    assert f"wgan {shapes} on simple-shapes, {digits} on digits" in text
+    assert "wgan pytorch digits seed 0" in text and "wgan pytorch digits seed 1" not in text
 
 
 def test_hand_written_findings_survive_a_new_table(tmp_path):

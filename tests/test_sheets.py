@@ -81,8 +81,9 @@ def field_of(flag, fields):
     return field
 
 
-def table_problems(sheet, defaults):
-    """What the sheet's hyperparameter table gets wrong about ``defaults``: a list of sentences."""
+def table_problems(sheet, defaults, real_images=None):
+    """What the sheet's hyperparameter table gets wrong about ``defaults`` (and about the second
+    defaults a run on real images gets, ``real_images``): a list of sentences."""
     text = section(sheet, "Hyperparameters")
     if text is None:
         return ["no '## Hyperparameters' section"]
@@ -104,6 +105,11 @@ def table_problems(sheet, defaults):
                 wrong = not any(token == pytest.approx(default) for token in tokens)
             if wrong:
                 problems.append(f"row '{setting}' says '{value}', but {field} defaults to {default!r}")
+            second = (real_images or {}).get(field, default)
+            if second != default and (
+                "on real images" not in value or not any(t == pytest.approx(second) for t in tokens)
+            ):
+                problems.append(f"row '{setting}' says '{value}', but on real images {field} is {second!r}")
     for field in defaults.keys() - NOT_HYPERPARAMETERS - listed:
         problems.append(f"{field} (default {defaults[field]!r}) is in no row of the table")
     return problems
@@ -113,8 +119,8 @@ def table_problems(sheet, defaults):
 def test_hyperparameter_table_matches_the_four_configs(topic):
     sheet = (QUESTIONS / f"{topic}.md").read_text()
     for framework in gendojo.FRAMEWORKS:
-        defaults = config_defaults(REFERENCE / topic / f"{topic}_{framework}.py")
-        problems = table_problems(sheet, defaults)
+        path = REFERENCE / topic / f"{topic}_{framework}.py"
+        problems = table_problems(sheet, config_defaults(path), config_defaults(path, real_images=True))
         assert not problems, f"{topic}.md vs {topic}_{framework}.py Config:\n" + "\n".join(problems)
 
 
@@ -128,6 +134,9 @@ def test_the_table_check_catches_a_wrong_default():
     assert table_problems(sheet, defaults | {"lr": 2e-4})  # lr shares its row with Adam's betas
     assert table_problems(sheet, defaults | {"seed": 0, "new_setting": 3}) == [
         "new_setting (default 3) is in no row of the table"
+    ]
+    assert table_problems(sheet, defaults, defaults | {"steps": 1500}) == [
+        "row 'training steps' says '1000', but on real images steps is 1500"
     ]
 
 
