@@ -85,7 +85,7 @@ def parse_args(config_class, argv=None, description=None):
         parser.add_argument("--init-from", default="", metavar="FILE.npz", help=INIT_FROM)
     arguments = vars(parser.parse_args(argv))
     for field in dataclasses.fields(config_class):
-        if arguments.get(field.name, 0) is None:
+        if "real_images" in field.metadata and arguments[field.name] is None:
             drawn = arguments["dataset"] in DRAWN
             arguments[field.name] = field.default if drawn else field.metadata["real_images"]
     init_from = arguments.pop("init_from", "") if "init_from" not in names else None
