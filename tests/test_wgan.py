@@ -5,7 +5,10 @@ scores real images above G's samples; G's samples move towards the data; the cri
 optimizer counts exactly n_critic updates per generator step; both networks learn.
 """
 
+import json
+
 import numpy as np
+from harness import answer_code
 from test_gan import _fresh, _run, _samples, check_diversity_reported, check_generator_learns, weights
 
 TOPIC = "wgan"
@@ -97,3 +100,22 @@ def test_both_networks_change(answer):
 
 def test_diversity_reported(answer):
     check_diversity_reported(answer)
+
+
+def test_real_images_get_three_critic_updates(answer):
+    """On real images the command line's default is n_critic 3 (and 2250 steps), on the drawn
+    shapes 2 (the sheet's Hyperparameters; gendojo/cli.py): a 2-step run of ``main`` on the
+    digits makes 6 critic updates, and 4 with ``--n-critic 2``."""
+    common = ["--dataset", "digits", "--channels", "1", "--image-size", "16", "--steps", "2"]
+    common += ["--dataset-size", "32", "--quiet"]
+    for extra, updates in (([], 6), (["--n-critic", "2"], 4)):
+        out = answer.workdir / f"real-images{len(extra)}"
+        with answer_code(f"main({common + extra})", answer=answer):
+            answer.main([*common, *extra, "--out", str(out)])
+        record = json.loads((out / "history.json").read_text())
+        counted = record["history"]["critic_updates"][-1]
+        assert counted == updates, (
+            f"a 2-step run on the digits with {extra or 'no --n-critic'} made {counted:g} critic "
+            f"updates, expected {updates}: Config's n_critic should carry metadata "
+            '{"real_images": 3}'
+        )
