@@ -384,12 +384,15 @@ def merge(old, new):
 
 def update_lines(meta):
     """One header line per --update run: which rows it measured again, when and how busy."""
-    lines = []
+    lines, cpu = [], meta.get("machine", {}).get("cpu")
     for update in meta.get("updates", []):
         shares = update["others_shares"]
         others = f"; others' CPU at most {max(shares):.1%}" if shares else ""
+        where = update.get("machine", {}).get("cpu")
+        # rows from another processor cannot be set against the header's: say so in the line
+        elsewhere = f", **on another machine: {where}**," if where and where != cpu else ""
         lines.append(
-            f"- **measured again:** {', '.join(update['rows'])} on {update['date']} ({update['threads']} "
+            f"- **measured again:** {', '.join(update['rows'])} on {update['date']}{elsewhere} ({update['threads']} "
             f"threads; load average {update['load_start']:.2f} → {update['load_end']:.2f}{others}; "
             f"{update['total_s'] / 60:.1f} min): `{update['command']}`"
         )

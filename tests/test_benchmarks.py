@@ -76,7 +76,10 @@ def test_update_replaces_only_the_rows_measured_again():
     ]
     assert merged["meta"]["date"] == "day 1"  # the header is the first run's
     (line,) = throughput.update_lines(merged["meta"])
-    assert "gan keras, wgan keras on day 2" in line and "`run on day 2`" in line
+    assert "gan keras, wgan keras on day 2 (" in line and "`run on day 2`" in line
+    old["meta"]["machine"], new["meta"]["machine"] = {"cpu": "AMD EPYC"}, {"cpu": "Intel Xeon"}
+    (line,) = throughput.update_lines(throughput.merge(old, new)["meta"])
+    assert "on day 2, **on another machine: Intel Xeon**, (" in line
 
 
 def test_grading_margins_part_run_replaces_only_its_rows(tmp_path, monkeypatch):
