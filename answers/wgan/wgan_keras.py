@@ -36,8 +36,8 @@ class Config:
     batch_size: int = 64
     # not the paper's 5e-5: in a few CPU minutes G had not left noise or collapse (see the sheet)
     lr: float = 2e-4
-    # not the paper's 5 (G stayed collapsed too long). At about the same cost, 2 drew every drawn
-    # shape in the most runs and 3 every real digit: the default follows the data (see the sheet)
+    # not the paper's 5 (G stayed collapsed too long). At about the same cost, 2 drew the built-in
+    # shapes best and 3 the real digits, so the default follows the data (see the sheet)
     n_critic: int = field(
         default=2, metadata={"help": "critic updates per generator update", "real_images": 3}
     )
