@@ -191,10 +191,12 @@ def write(rows, args, seconds):
         header = old[2]
         again = [line for line in old[3 : old.index("| topic | framework | quantity | line | seeds | worst margin |")]
                  if line.startswith("The ")]  # fmt: skip
-        command = "python benchmarks/grading_margins.py " + " ".join(
-            f"--{name} {' '.join(getattr(args, name))}" for name in ("topics", "frameworks")
-            if set(getattr(args, name)) != set(TOPICS if name == "topics" else FRAMEWORKS)
-        )  # fmt: skip
+        # the flags that narrowed this run, as a reader would type them again
+        choices = (("topics", args.topics, TOPICS), ("frameworks", args.frameworks, FRAMEWORKS))
+        narrowed = [
+            f"--{name} {' '.join(chosen)}" for name, chosen, every in choices if set(chosen) != set(every)
+        ]
+        command = " ".join(["python benchmarks/grading_margins.py", *narrowed])
         again.append(
             f"The {', '.join(args.topics)} rows ({', '.join(args.frameworks)}) were measured again on "
             f"{time.strftime('%Y-%m-%d')} with `{command}` ({seconds / 60:.1f} min, on {platform.node()})"
