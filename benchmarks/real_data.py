@@ -39,14 +39,13 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import numpy as np
-from harness import file_config  # the grader's reader of a Config's defaults, from the source
 
 from benchmarks.measure import thread_environment
 from benchmarks.throughput import machine
 from gendojo.data import DRAWN
+from gendojo.notebook import config_defaults  # the grader's reader of a Config, from the source
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPICS = ("gan", "dcgan", "cgan", "wgan")
@@ -67,7 +66,7 @@ def default_steps(topic, dataset):
     are equal: tests/test_answers.py::test_config). A row with other steps was made at another
     default, or with ``--steps``: the table shows it but does not count it."""
     path = ROOT / "answers" / topic / f"{topic}_pytorch.py"
-    return file_config(path, real_images=dataset not in DRAWN)["steps"]
+    return config_defaults(path, real_images=dataset not in DRAWN)["steps"]
 
 
 def steps_text(topic):

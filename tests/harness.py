@@ -390,13 +390,7 @@ def reference_config(topic, real_images=False):
     """{field: default} of the reference answer's ``Config``, read from its source (the grader
     never runs the reference in a student's process, nor imports it here); with
     ``real_images``, the defaults on real images."""
-    return file_config(REFERENCE / topic / f"{topic}_pytorch.py", real_images)
-
-
-def file_config(path, real_images=False):
-    """{field: default} of the ``Config`` in the file at ``path``, read from its source; with
-    ``real_images``, the defaults a run on real images gets (``metadata={"real_images": …}``)."""
-    return config_defaults(path, real_images)
+    return config_defaults(REFERENCE / topic / f"{topic}_pytorch.py", real_images)
 
 
 def runs_main_as_a_script(path):

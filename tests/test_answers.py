@@ -14,7 +14,6 @@ from harness import (
     check_falls,
     check_history,
     deadline,
-    file_config,
     load,
     outline,
     reference,
@@ -29,6 +28,7 @@ from harness import (
 )
 
 import gendojo
+from gendojo.notebook import config_defaults
 
 
 def test_imports(answer_ref):
@@ -48,7 +48,7 @@ def test_config(answer):
     )
     # a run on real images may get other defaults (gendojo/cli.py); read from the source, as the
     # metadata that holds them does not travel back from the answer's process
-    mine = file_config(answer.REF.path, real_images=True)
+    mine = config_defaults(answer.REF.path, real_images=True)
     theirs = reference_config(answer.REF.topic, real_images=True)
     differ = {k: (mine[k], theirs[k]) for k in theirs if mine[k] != theirs[k]}
     assert not differ, "Config defaults on real images differ from the sheet: " + ", ".join(
