@@ -384,6 +384,8 @@ def main(argv=None):
     results = json.loads(json_file.read_text()) if json_file.exists() else {"runs": [], "rows": []}
     table = args.out / "real_data.md"
     if args.table_only:
+        if not json_file.exists():
+            parser.error(f"--table-only rewrites the table from {json_file}, which does not exist")
         table.write_text(markdown(results, kept_notes(table)))
         return 0
     new_rows = []
