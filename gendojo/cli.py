@@ -64,11 +64,12 @@ def parse_args(config_class, argv=None, description=None):
         flag = "--" + field.name.replace("_", "-")
         default = field.default
         help_text = HELP.get(field.name) or field.metadata.get("help") or field.name.replace("_", " ")
+        second = field.metadata.get("real_images")
         if default not in ("", None):
             shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
-            help_text += f" (default: {shown})"
-        if "real_images" in field.metadata:  # None until the data set is known
-            help_text = help_text[:-1] + f"; {field.metadata['real_images']} on real images, not shapes)"
+            on_real = f"; {second} on real images, not shapes" if second is not None else ""
+            help_text += f" (default: {shown}{on_real})"
+        if second is not None:  # None until the data set is known
             parser.add_argument(flag, type=type(default), default=None, help=help_text)
         elif isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
