@@ -142,8 +142,12 @@ def load_optimizer(optimizer, base):
 
 def _tf_state(optimizer):
     """A ``tf.train.Checkpoint`` of an optimizer's own variables (step count, moments), without the
-    networks' variables it trains: those are in the networks' files."""
+    networks' variables it trains (those are in the networks' files) and without its learning
+    rate, which comes from the config."""
     trained = {v.ref() for v in getattr(optimizer, "var_list", [])}
+    rate = getattr(optimizer, "learning_rate", None)  # the config's (or the schedule's), as in Keras
+    if rate is not None:
+        trained.add(rate.ref())
     own = [v for v in optimizer.variables if v.ref() not in trained]
     return sys.modules["tensorflow"].train.Checkpoint(state=own)
 

@@ -124,6 +124,7 @@ RULES = {
     "d_width": (lambda value, config: value > 0, "above 0"),
     "clip": (lambda value, config: value > 0, "above 0"),
     "beta1": (lambda value, config: 0 <= value < 1, "in [0, 1): 1 would divide by 0 in Adam"),
+    "lr_decay": (lambda value, config: 0 <= value <= 1, "between 0 (no decay) and 1 (the whole run)"),
     "beta": _at_least(0, "0 or more"),
     "l1_weight": _at_least(0, "0 or more"),
     "device": (lambda value, config: value in DEVICES, "one of " + ", ".join(DEVICES)),

@@ -305,19 +305,47 @@ def _count(network):
 
 
 def _zero_learning_rate(optimizer):
-    """Set one optimizer's learning rate to 0 before its first update, whatever the framework."""
+    """Set one optimizer's learning rate to 0 before its first update, whatever the framework, and
+    keep it at 0 when the answer sets a rate at every step (a schedule, such as the DCGAN's)."""
     from gendojo.checkpoints import optimizer_framework
 
     framework = optimizer_framework(optimizer)
-    if framework == "pytorch":
-        for group in optimizer.param_groups:
-            group["lr"] = 0.0
+    if framework == "pytorch":  # the steps read group["lr"]: groups that keep it at 0
+        optimizer.param_groups[:] = [_ZeroRate(group) for group in optimizer.param_groups]
     elif framework == "chainer":  # the update rules read the optimizer's hyperparameters
         # Adam's step size is alpha (RMSprop's alpha is its decay rate); the others' is lr
         name = "alpha" if hasattr(optimizer.hyperparam, "beta1") else "lr"
-        setattr(optimizer.hyperparam, name, 0.0)
-    else:  # Keras (a variable behind a setter); tf_core (a Python number, read when traced)
+        hyperparam = optimizer.hyperparam
+        setattr(hyperparam, name, 0.0)
+        hyperparam.__class__ = type("ZeroRate", (type(hyperparam),), {"__setattr__": _keep(name)})
+    elif framework == "keras":  # a variable behind a setter: a setter that writes 0
         optimizer.learning_rate = 0.0
+        kind = type(optimizer)
+        setter = property(kind.learning_rate.fget, lambda self, value: kind.learning_rate.fset(self, 0.0))
+        optimizer.__class__ = type(kind.__name__, (kind,), {"learning_rate": setter})
+    else:  # gendojo.tf_core: a tf.Variable, whose assign now keeps 0
+        optimizer.learning_rate.assign(0.0)
+        optimizer.learning_rate.assign = lambda value, *args, **kwargs: None
+
+
+class _ZeroRate(dict):
+    """A PyTorch parameter group whose learning rate stays 0, whatever is written to it."""
+
+    def __init__(self, group):
+        super().__init__(group)
+        super().__setitem__("lr", 0.0)
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, 0.0 if key == "lr" else value)
+
+
+def _keep(name):
+    """``__setattr__`` for Chainer hyperparameters that keeps ``name`` at 0."""
+
+    def setattr_(self, key, value):
+        object.__setattr__(self, key, 0.0 if key == name else value)
+
+    return setattr_
 
 
 def _frozen_step(module, config, data, frozen):

@@ -120,13 +120,20 @@ def _slot(var_list, variable):
     raise ValueError(f"variable {variable.name} was not given to this optimizer when it was made")
 
 
+def _rate(learning_rate):
+    """The learning rate as a variable: a training loop may change it (``.assign``) between steps
+    without a new trace of a ``tf.function`` step, which would keep a Python number as a constant."""
+    return tf.Variable(learning_rate, dtype=tf.float32, trainable=False, name="learning_rate")
+
+
 class Adam(tf.Module):
     """Adam (Kingma & Ba, 2015) with bias correction, as ``torch.optim.Adam`` computes it."""
 
     def __init__(self, variables, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         super().__init__()
         self.var_list = list(variables)
-        self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
+        self.learning_rate = _rate(learning_rate)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self.iterations = tf.Variable(0.0, trainable=False, name="iterations")
         self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.var_list]
         self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.var_list]
@@ -150,7 +157,8 @@ class RMSprop(tf.Module):
     def __init__(self, variables, learning_rate=1e-3, rho=0.99, epsilon=1e-8):
         super().__init__()
         self.var_list = list(variables)
-        self.learning_rate, self.rho, self.epsilon = learning_rate, rho, epsilon
+        self.learning_rate = _rate(learning_rate)
+        self.rho, self.epsilon = rho, epsilon
         self.iterations = tf.Variable(0.0, trainable=False, name="iterations")
         self.square_average = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.var_list]
 

@@ -296,6 +296,43 @@ def test_same_losses_for_one_step(topic, framework, monkeypatch):
         )
 
 
+def _rates(framework, optimizers):
+    """Each optimizer's learning rate now, read the framework's own way."""
+    if framework == "keras":  # train_step gets the trainers; their compiled models hold the optimizers
+        optimizers = {name: optimizers[name].optimizer for name in ("discriminator", "generator")}
+    read = {
+        "pytorch": lambda o: o.param_groups[0]["lr"],
+        "tensorflow": lambda o: float(o.learning_rate.numpy()),
+        "keras": lambda o: float(o.learning_rate),
+        "chainer": lambda o: o.alpha,
+    }[framework]
+    return {name: read(optimizer) for name, optimizer in optimizers.items()}
+
+
+@pytest.mark.e2e  # six training steps in each framework (TensorFlow and Keras trace and compile)
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_the_dcgan_rates_fall_over_the_last_steps_alike(framework, monkeypatch):
+    """The DCGAN's learning rates: constant, then down linearly over the last ``lr_decay`` share
+    of the steps, the same numbers in all four frameworks, recomputed here from the config."""
+    answer = answer_of("dcgan", framework)
+    config = dataclasses.replace(
+        config_of(answer, "dcgan"), steps=6, lr_decay=0.5, dataset_size=BATCH, batch_size=BATCH
+    )
+    seen = []
+    original = answer.train_step
+
+    def step(networks, optimizers, *args):
+        seen.append(_rates(framework, optimizers))
+        return original(networks, optimizers, *args)
+
+    monkeypatch.setattr(answer, "train_step", step)
+    answer.train(config, gendojo.load_dataset(config))
+    factors = [1, 1, 1, 1, 2 / 3, 1 / 3]  # the last 3 of 6 steps: (6 - step) / 3, below 1
+    for name, rate in (("generator", config.lr), ("discriminator", config.d_lr)):
+        got = [rates[name] for rates in seen]
+        np.testing.assert_allclose(got, [rate * f for f in factors], rtol=1e-6, err_msg=name)
+
+
 # --- the command line: export a run, --init-from it in another framework -----------------------------
 
 PAIR_TOPIC = "ae"  # one dense layer each way: a flattened image in, an image reshaped out

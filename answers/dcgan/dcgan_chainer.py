@@ -39,6 +39,10 @@ class Config:
     beta1: float = field(
         default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
     )
+    lr_decay: float = field(
+        default=0.4,
+        metadata={"help": "the share of steps at the end over which both rates fall to 0"},
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -193,6 +197,13 @@ def train_step(networks, optimizers, images, latents):
 
 
 # %% 6. Training loop
+def decayed(rate, step, config):
+    """``rate``, until the last ``lr_decay`` share of the steps takes it linearly down towards 0.
+    A GAN's samples swing from step to step; falling rates let the last steps settle (sheet)."""
+    tail = config.lr_decay * config.steps
+    return rate * min(1.0, (config.steps - step) / tail) if tail > 0 else rate
+
+
 def train(config, data, networks=None, callback=None, run=None):
     """Train on ``data.images``; return the networks and the per-step history.
 
@@ -212,6 +223,8 @@ def train(config, data, networks=None, callback=None, run=None):
     fixed = fixed_latents(config)
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
+        for name, optimizer in optimizers.items():
+            optimizer.alpha = decayed(rates[name], step, config)  # Adam's learning rate
         images = next(stream)
         latents = device.send(
             noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)

@@ -37,6 +37,10 @@ class Config:
     beta1: float = field(
         default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
     )
+    lr_decay: float = field(
+        default=0.4,
+        metadata={"help": "the share of steps at the end over which both rates fall to 0"},
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -187,16 +191,23 @@ def train_step(networks, trainers, images, latents):
 
 
 # %% 6. Training loop
+def decayed(rate, step, config):
+    """``rate``, until the last ``lr_decay`` share of the steps takes it linearly down towards 0.
+    A GAN's samples swing from step to step; falling rates let the last steps settle (sheet)."""
+    tail = config.lr_decay * config.steps
+    return rate * min(1.0, (config.steps - step) / tail) if tail > 0 else rate
+
+
 def train(config, data, networks=None, callback=None, run=None):
     """Train on ``data.images``; return the networks and the per-step history.
 
     ``run`` (from ``main``) continues a stopped run: see gendojo/runs.py."""
     networks = networks or build(config)
     generator, discriminator = networks["generator"], networks["discriminator"]
+    rates = {"generator": config.lr, "discriminator": config.d_lr}  # D learns faster than G
     with keras.device(device_for(config)):
         # BEGIN SOLUTION Q3
         adam = dict(beta_1=config.beta1, epsilon=1e-8)  # epsilon 1e-8 as torch's
-        rates = {"generator": config.lr, "discriminator": config.d_lr}  # D learns faster than G
         # D's trainer: the same D called on a real and on a fake input, its logits side by side
         shape = (config.image_size, config.image_size, config.channels)
         real, fake = keras.Input(shape), keras.Input(shape)
@@ -229,6 +240,8 @@ def train(config, data, networks=None, callback=None, run=None):
         history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
         optimizers = {name: trainers[name].optimizer for name in ("discriminator", "generator")}
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
+            for name, optimizer in optimizers.items():  # a variable: the compiled step reads it
+                optimizer.learning_rate = decayed(rates[name], step, config)
             images = next(stream)
             latents = noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
             losses = train_step(networks, trainers, images, latents)

@@ -35,6 +35,10 @@ class Config:
     beta1: float = field(
         default=0.5, metadata={"help": "Adam's β1; 0.5 rather than 0.9 steadies the game"}
     )
+    lr_decay: float = field(
+        default=0.4,
+        metadata={"help": "the share of steps at the end over which both rates fall to 0"},
+    )
     seed: int = 0
     out: str = ""
     device: str = "auto"
@@ -188,6 +192,13 @@ def train_step(networks, optimizers, images, latents):
 
 
 # %% 6. Training loop
+def decayed(rate, step, config):
+    """``rate``, until the last ``lr_decay`` share of the steps takes it linearly down towards 0.
+    A GAN's samples swing from step to step; falling rates let the last steps settle (sheet)."""
+    tail = config.lr_decay * config.steps
+    return rate * min(1.0, (config.steps - step) / tail) if tail > 0 else rate
+
+
 def train(config, data, networks=None, callback=None, run=None):
     """Train on ``data.images``; return the networks and the per-step history.
 
@@ -209,6 +220,8 @@ def train(config, data, networks=None, callback=None, run=None):
     history = run.history({"d_loss": [], "g_loss": [], "diversity": []})
     with tf.device(device_for(config)):
         for step in run.steps(optimizers, f"{TOPIC} {FRAMEWORK}"):
+            for name, optimizer in optimizers.items():  # a tf.Variable: no new trace of the step
+                optimizer.learning_rate.assign(decayed(rates[name], step, config))
             images = next(stream)
             latents = tf.constant(
                 noise.standard_normal((len(images), config.latent_dim), dtype=np.float32)
