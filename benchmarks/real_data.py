@@ -69,6 +69,42 @@ def default_steps(topic, dataset):
     return config_defaults(path, real_images=dataset not in DRAWN)["steps"]
 
 
+# Config fields that say where and how a run ran, not what it trained: a row's other settings
+# must equal the current defaults for the row to count (steps are checked on their own above)
+RUN_SETTINGS = {
+    "dataset", "data_dir", "channels", "num_classes", "seed", "out", "device", "resume",
+    "sample_every", "diversity_every", "quiet", "steps",
+}  # fmt: skip
+
+
+def departures(row):
+    """How the settings a row ran with (its ``config``, kept since 2026-12-01) differ from its
+    topic's current defaults: ``["--lr-decay 0.0 (the default is 0.4)"]``. A default that changes
+    without changing the steps retires the rows made before it. Older rows kept no config: only
+    their steps are checked."""
+    ran = row.get("config")
+    if not ran:
+        return []
+    path = ROOT / "answers" / row["topic"] / f"{row['topic']}_pytorch.py"
+    defaults = config_defaults(path, real_images=row["dataset"] not in DRAWN)
+    found = []
+    for name, default in defaults.items():
+        flag = "--" + name.replace("_", "-")
+        if name in RUN_SETTINGS:
+            continue
+        if name not in ran:
+            found.append(f"{flag} did not exist yet (the default is {default!r})")
+        elif ran[name] != default:
+            found.append(f"{flag} {ran[name]!r} (the default is {default!r})")
+    return found
+
+
+def at_default(row):
+    """Whether ``row`` was measured at its topic's current defaults (steps and, where the row kept
+    its config, every other setting)."""
+    return row["steps"] == default_steps(row["topic"], row["dataset"]) and not departures(row)
+
+
 def steps_text(topic):
     """``wgan 3000 on simple-shapes, 2250 on digits``, or ``gan 4000`` where they are equal."""
     steps = {dataset: default_steps(topic, dataset) for dataset in DATASETS}
@@ -128,6 +164,7 @@ def run_one(topic, framework, dataset, seed, args):
     quality = record.get("quality", {})
     row.update(
         steps=record["config"]["steps"],
+        config={k: v for k, v in record["config"].items() if k not in ("out", "data_dir")},
         train_s=round(record["seconds"], 1) if record.get("seconds") is not None else None,
         load_1min=round(os.getloadavg()[0], 2),
         **{k: quality.get(k) for k in ("fd", "fd_real", "coverage", "label_accuracy", "skipped")},
@@ -287,8 +324,11 @@ def markdown(results, notes=""):
             cells = ["failed: " + r["error"], "", "", "", "", "", "no"]
         elif r.get("skipped"):
             cells = ["skipped: " + r["skipped"], "", "", "", "", "", "no"]
-        elif r["steps"] != default_steps(r["topic"], r["dataset"]):
-            counted = f"not counted: the default is {default_steps(r['topic'], r['dataset'])} steps"
+        elif not at_default(r):
+            if r["steps"] != default_steps(r["topic"], r["dataset"]):
+                counted = f"not counted: the default is {default_steps(r['topic'], r['dataset'])} steps"
+            else:
+                counted = "not counted: ran with " + ", ".join(departures(r))
             cells = [number(r["fd"], 1), number(r["fd_real"]), number(r["coverage"]), "", "", "", counted]
         else:
             met = r["coverage"] is not None and r["coverage"] >= BAR
@@ -330,7 +370,7 @@ def markdown(results, notes=""):
     measured = {
         (r["topic"], r["framework"], r["dataset"], r["seed"])
         for r in rows
-        if "error" not in r and r["steps"] == default_steps(r["topic"], r["dataset"])
+        if "error" not in r and at_default(r)
     }
     missing = [
         f"{t} {f} {d} seed {s}"

@@ -41,6 +41,7 @@ BAD_VALUES = [
     ("--beta1", "1"), ("--beta1", "-0.5"), ("--g-width", "0"), ("--d-width", "-1"),
     ("--diversity-every", "0"), ("--n-critic", "0"), ("--clip", "0"), ("--clip", "-inf"),
     ("--l1-weight", "-1"), ("--depth", "0"), ("--num-classes", "0"), ("--class-id", "9"),
+    ("--lr-decay", "1.5"), ("--lr-decay", "-0.1"),
     ("--device", "tpu"), ("--out", "{file}/inside"),
 ]  # fmt: skip
 
@@ -62,6 +63,8 @@ def call_main(answer, argv):
             answer.main(argv)
     except gendojo.GenDojoError as error:
         return "error", str(error), stdout.getvalue()
+    except gendojo.runs.Interrupted as stop:  # Ctrl-C (simulated: stopped_after): saved, then stopped
+        return "stopped", str(stop), stdout.getvalue()
     except SystemExit as exit:  # argparse: a value that is not a number, a choice not offered
         return f"exit {exit.code}", stderr.getvalue().strip(), stdout.getvalue()
     except Exception as error:  # a traceback for the user: recorded, for the test to report
@@ -77,17 +80,40 @@ def digests(folder):
     return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(Path(folder).glob("*.png"))}
 
 
+@contextlib.contextmanager
+def stopped_after(steps):
+    """Runs stop after step ``steps``, as Ctrl-C makes them (gendojo.runs.stop_on_ctrl_c)."""
+    end_step = gendojo.runs.Run.end_step
+
+    def end_step_then_stop(run, index):
+        end_step(run, index)
+        if run.step == steps:
+            run.interrupted = True
+
+    gendojo.runs.Run.end_step = end_step_then_stop
+    try:
+        yield
+    finally:
+        gendojo.runs.Run.end_step = end_step
+
+
 def resume(framework, topic, work):
     answer = load(topic, framework)
     flags = [*TINY, "--batch-size", "8", "--sample-every", "2", "--device", "cpu"]
     if hasattr(answer.Config(), "diversity_every"):
         flags += ["--diversity-every", "2"]  # a resumed run must hold the measurement in between
     split, whole = work / f"{topic}-split", work / f"{topic}-whole"
-    first = call_main(answer, [*flags, "--steps", str(N), "--out", str(split)])
+    if hasattr(answer.Config(), "lr_decay"):
+        # rates that fall over the run's last steps make a run of N steps another run than the
+        # first N of N + M: this one asks for N + M and is stopped after N, as by Ctrl-C
+        with stopped_after(N):
+            first = call_main(answer, [*flags, "--steps", str(N + M), "--out", str(split)])
+    else:
+        first = call_main(answer, [*flags, "--steps", str(N), "--out", str(split)])
     one = call_main(answer, [*flags, "--steps", str(N + M), "--out", str(whole)])  # another run between
     resumed = call_main(answer, [*flags, "--steps", str(N + M), "--out", str(split), "--resume"])
-    record = {"outcomes": [first[:2], one[:2], resumed[:2]]}
-    if all(outcome[0] == "ok" for outcome in (first, one, resumed)):
+    record = {"outcomes": [first[:2], one[:2], resumed[:2]], "ctrl_c": hasattr(answer.Config(), "lr_decay")}
+    if first[0] in ("ok", "stopped") and one[0] == resumed[0] == "ok":
         record.update(
             split=history(split), whole=history(whole), latest=checkpoints.read(split)["state"]["step"],
             split_grids=digests(split / "samples"), whole_grids=digests(whole / "samples"),

@@ -76,6 +76,32 @@ def test_a_topic_with_other_defaults_on_real_images_counts_each_data_set_at_its_
     assert "wgan pytorch digits seed 0" in text and "wgan pytorch digits seed 1" not in text
 
 
+def test_a_row_that_ran_with_another_setting_is_not_counted():
+    # a default that changes without the steps (the DCGAN's --lr-decay) retires the older rows
+    path = ROOT / "answers" / "dcgan" / "dcgan_pytorch.py"
+    config = real_data.config_defaults(path) | {"dataset": "digits", "seed": 0}
+    old_decay = {k: v for k, v in config.items() if k != "lr_decay"}
+    rows = [
+        dict(row("pytorch", 0, 1.0), config=config),
+        dict(row("keras", 0, 1.0), config={**config, "lr_decay": 0.0}),
+        dict(row("chainer", 0, 1.0), config=old_decay),
+        row("tensorflow", 0, 1.0),  # kept no config (measured before rows kept it): steps only
+    ]
+    assert [real_data.at_default(r) for r in rows] == [True, False, False, True]
+    machine = dict(cpu="cpu", usable_cpus=2, memory="1 GiB", os="os", python="3.11", packages={})
+    text = real_data.markdown(
+        {"runs": [{"date": "d", "rows": 4, "threads": 1, "machine": machine}], "rows": rows}
+    )
+    lines = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| dcgan")}
+    assert lines["keras"].endswith(
+        f"| not counted: ran with --lr-decay 0.0 (the default is {config['lr_decay']}) |"
+    )
+    assert lines["chainer"].endswith(
+        f"| not counted: ran with --lr-decay did not exist yet (the default is {config['lr_decay']}) |"
+    )
+    assert "94 of the 96 runs" in text and "dcgan keras digits seed 0" in text
+
+
 def test_hand_written_findings_survive_a_new_table(tmp_path):
     table = tmp_path / "real_data.md"
     assert real_data.kept_notes(table) == ""

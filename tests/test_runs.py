@@ -88,7 +88,10 @@ def test_n_steps_then_resume_to_n_plus_m_is_one_run_of_n_plus_m(child, framework
     if f"resume:{topic}" not in child:  # a slow case: its own run
         child.update(run_child(framework, [f"resume:{topic}"], tmp_path_factory))
     record = child[f"resume:{topic}"]
-    assert [outcome for outcome, _ in record["outcomes"]] == ["ok"] * 3, record["outcomes"]
+    # a topic with rates that fall over the last steps (lr_decay) has its first run stopped after
+    # N steps as by Ctrl-C (runs_child.resume), the others ask for N steps
+    first = "stopped" if record["ctrl_c"] else "ok"
+    assert [outcome for outcome, _ in record["outcomes"]] == [first, "ok", "ok"], record["outcomes"]
     split, whole = record["split"], record["whole"]
     assert split["resumed_at"] == [N] and "resumed_at" not in whole
     assert record["latest"] == N + M, "the checkpoint holds the last step"
