@@ -382,7 +382,7 @@ def markdown(results, notes=""):
     ]
     lines += ["", "## Not measured yet", ""]
     lines.append(
-        "At the answers' current default steps (" + "; ".join(steps_text(topic) for topic in TOPICS) + "):"
+        "At the answers' current defaults (steps: " + "; ".join(steps_text(topic) for topic in TOPICS) + "):"
     )
     lines.append("")
     lines.append(
