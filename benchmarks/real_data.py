@@ -60,13 +60,18 @@ NOTES = "## Findings"  # real_data.md from this heading on is written by hand; t
 
 
 @functools.cache
-def default_steps(topic, dataset):
-    """The ``steps`` of the topic's Config on ``dataset`` (a run on real images can have other
-    defaults: gendojo/cli.py), read from the PyTorch answer's source (the four answers' configs
-    are equal: tests/test_answers.py::test_config). A row with other steps was made at another
-    default, or with ``--steps``: the table shows it but does not count it."""
+def defaults(topic, dataset):
+    """The topic's Config defaults on ``dataset`` (a run on real images can have other defaults:
+    gendojo/cli.py), read from the PyTorch answer's source (the four answers' configs are equal:
+    tests/test_answers.py::test_config)."""
     path = ROOT / "answers" / topic / f"{topic}_pytorch.py"
-    return config_defaults(path, real_images=dataset not in DRAWN)["steps"]
+    return config_defaults(path, real_images=dataset not in DRAWN)
+
+
+def default_steps(topic, dataset):
+    """The default ``steps`` on ``dataset``. A row with other steps was made at another default,
+    or with ``--steps``: the table shows it but does not count it."""
+    return defaults(topic, dataset)["steps"]
 
 
 # Config fields that say where and how a run ran, not what it trained: a row's other settings
@@ -85,13 +90,11 @@ def departures(row):
     ran = row.get("config")
     if not ran:
         return []
-    path = ROOT / "answers" / row["topic"] / f"{row['topic']}_pytorch.py"
-    defaults = config_defaults(path, real_images=row["dataset"] not in DRAWN)
     found = []
-    for name, default in defaults.items():
-        flag = "--" + name.replace("_", "-")
+    for name, default in defaults(row["topic"], row["dataset"]).items():
         if name in RUN_SETTINGS:
             continue
+        flag = "--" + name.replace("_", "-")
         if name not in ran:
             found.append(f"{flag} did not exist yet (the default is {default!r})")
         elif ran[name] != default:

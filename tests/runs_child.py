@@ -103,7 +103,8 @@ def resume(framework, topic, work):
     if hasattr(answer.Config(), "diversity_every"):
         flags += ["--diversity-every", "2"]  # a resumed run must hold the measurement in between
     split, whole = work / f"{topic}-split", work / f"{topic}-whole"
-    if hasattr(answer.Config(), "lr_decay"):
+    ctrl_c = hasattr(answer.Config(), "lr_decay")
+    if ctrl_c:
         # rates that fall over the run's last steps make a run of N steps another run than the
         # first N of N + M: this one asks for N + M and is stopped after N, as by Ctrl-C
         with stopped_after(N):
@@ -112,7 +113,7 @@ def resume(framework, topic, work):
         first = call_main(answer, [*flags, "--steps", str(N), "--out", str(split)])
     one = call_main(answer, [*flags, "--steps", str(N + M), "--out", str(whole)])  # another run between
     resumed = call_main(answer, [*flags, "--steps", str(N + M), "--out", str(split), "--resume"])
-    record = {"outcomes": [first[:2], one[:2], resumed[:2]], "ctrl_c": hasattr(answer.Config(), "lr_decay")}
+    record = {"outcomes": [first[:2], one[:2], resumed[:2]], "ctrl_c": ctrl_c}
     if first[0] in ("ok", "stopped") and one[0] == resumed[0] == "ok":
         record.update(
             split=history(split), whole=history(whole), latest=checkpoints.read(split)["state"]["step"],
