@@ -146,7 +146,7 @@ def _tf_state(optimizer):
     rate, which comes from the config."""
     trained = {v.ref() for v in getattr(optimizer, "var_list", [])}
     rate = getattr(optimizer, "learning_rate", None)  # the config's (or the schedule's), as in Keras
-    if rate is not None:
+    if isinstance(rate, sys.modules["tensorflow"].Variable):  # tf_core's; another's may be a number
         trained.add(rate.ref())
     own = [v for v in optimizer.variables if v.ref() not in trained]
     return sys.modules["tensorflow"].train.Checkpoint(state=own)

@@ -323,9 +323,11 @@ def _zero_learning_rate(optimizer):
         kind = type(optimizer)
         setter = property(kind.learning_rate.fget, lambda self, value: kind.learning_rate.fset(self, 0.0))
         optimizer.__class__ = type(kind.__name__, (kind,), {"learning_rate": setter})
-    else:  # gendojo.tf_core: a tf.Variable, whose assign now keeps 0
+    elif hasattr(optimizer.learning_rate, "assign"):  # gendojo.tf_core: a tf.Variable, kept at 0
         optimizer.learning_rate.assign(0.0)
         optimizer.learning_rate.assign = lambda value, *args, **kwargs: None
+    else:  # another tf.Module optimizer: a Python number, read when its step is traced
+        optimizer.learning_rate = 0.0
 
 
 class _ZeroRate(dict):
