@@ -35,6 +35,12 @@ STARTER = readme_commands("python -m gendojo starter")
 def test_the_readme_shows_grading_and_starter_commands():
     assert len(GRADE) >= 4 and len(STARTER) >= 2, (GRADE, STARTER)
     assert not readme_commands("pytest --answers"), "grading commands in the README must work from any folder"
+    # nor in the sheets: `pytest --answers mywork` collects nothing outside the GenDojo folder
+    sheets = sorted((ROOT / "questions").glob("*.md"))
+    showing = [sheet.name for sheet in sheets if "pytest --answers" in sheet.read_text()]
+    assert len(sheets) > 8 and not showing, (
+        f"sheets that show `pytest --answers`, which runs no check from elsewhere: {showing}"
+    )
 
 
 def run(words, cwd, timeout=300):
