@@ -234,7 +234,9 @@ def score_child(topic, framework, folder, count, result):
             data, config, lambda z, y: answer.generate(networks, z, y), config.num_classes, count, rng=rng
         )
     else:
-        score = quality.score_generator(data, config, lambda z: answer.generate(networks, z), None, count, rng=rng)
+        score = quality.score_generator(
+            data, config, lambda z: answer.generate(networks, z), None, count, rng=rng
+        )
     Path(result).write_text(json.dumps(score))
 
 
