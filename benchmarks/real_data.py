@@ -208,9 +208,10 @@ SCORE_SAMPLES = 5000  # a class of a tenth of the data: its share ratio to about
 SCORE_SEED = 770_000  # this script's noise, apart from the run's (seed + 1) and its grids' (seed)
 
 
-def score_child(topic, framework, folder, count, result):
+def score_child(topic, framework, folder, count, result, noise_seed=None):
     """In a fresh process: build the answer's networks from the config its checkpoint in ``folder``
-    keeps, load the trained weights and score ``count`` samples of this script's own noise."""
+    keeps, load the trained weights and score ``count`` samples of this script's own noise
+    (``noise_seed``: another, e.g. the run's own ``seed + 1``, which must give the run's score)."""
     import dataclasses
     import importlib.util
 
@@ -228,7 +229,7 @@ def score_child(topic, framework, folder, count, result):
     networks = answer.build(config)
     checkpoints.load_networks(networks, checkpoint)
     data = gendojo.load_dataset(config)
-    rng = np.random.default_rng(SCORE_SEED + config.seed)
+    rng = np.random.default_rng(SCORE_SEED + config.seed if noise_seed is None else noise_seed)
     if topic == "cgan":  # the classes are asked for in turn; label acc. counts the ones hit
         score = quality.score_generator(
             data, config, lambda z, y: answer.generate(networks, z, y), config.num_classes, count, rng=rng

@@ -120,6 +120,66 @@ def test_command_is_the_answers_own_with_what_the_data_set_needs(tmp_path):
     )
 
 
+def test_a_row_holds_the_benchmarks_own_score_of_the_saved_generator(monkeypatch):
+    """The row's numbers come from the second process, which scores the checkpoint; what the run
+    printed about itself is kept as ``reported`` and nothing else."""
+    commands = []
+
+    def fake_process(command, output, row, args):
+        commands.append(command)
+        if "--score-child" in command:
+            score = {"fd": 20.0, "fd_real": 5.6, "coverage": 0.8, "class_ratios": {"1": 0.4}, "samples": 5000}
+            Path(output).write_text(json.dumps(score))
+        else:
+            config = {"steps": 7, "seed": 0, "out": "x"}
+            quality = {"fd": 3.0, "coverage": 1.0, "samples": 1000}
+            Path(output).write_text(json.dumps({"config": config, "seconds": 9.0, "quality": quality}))
+        return {**row, "wall_s": 1.0}
+
+    monkeypatch.setattr(real_data, "run_process", fake_process)
+    args = argparse.Namespace(steps=0, threads=1, timeout=60)
+    result = real_data.run_one("dcgan", "keras", "digits", 0, args)
+    assert (result["fd"], result["coverage"], result["samples"]) == (20.0, 0.8, 5000)
+    assert result["reported"] == {"fd": 3.0, "coverage": 1.0, "samples": 1000}
+    assert result["class_ratios"] == {"1": 0.4} and result["train_s"] == 9.0
+    train, score = commands
+    folder = train[train.index("--out") + 1]
+    assert score[-5:-1] == ["dcgan", "keras", folder, str(real_data.SCORE_SAMPLES)]
+    assert real_data.SCORE_SAMPLES >= 5000
+
+
+def test_table_says_who_scored_each_row_and_its_scarcest_class():
+    machine = dict(cpu="cpu", usable_cpus=2, memory="1 GiB", os="os", python="3.11", packages={})
+    rows = [
+        row("pytorch", 0, 1.0, class_ratios={"1": 0.61, "7": 0.9}, samples=5000),
+        row("keras", 0, 1.0),  # measured before the benchmark scored rows itself
+    ]
+    text = real_data.markdown(
+        {"runs": [{"date": "d", "rows": 2, "threads": 1, "machine": machine}], "rows": rows}
+    )
+    lines = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| dcgan")}
+    assert "| 1.00 | 1 0.61 |  | 5000 |" in lines["pytorch"]
+    assert "| 1.00 |  |  | 1000, run |" in lines["keras"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("framework", real_data.FRAMEWORKS)
+def test_the_scorer_rebuilds_the_trained_generator_from_its_checkpoint(tmp_path, framework):
+    """Asked for the run's own noise (seed + 1) and 1000 samples, the benchmark's scorer, working
+    from the checkpoint alone, must give the very score the run printed: the same config, the
+    trained weights (not a fresh network) and the same inference."""
+    out = tmp_path / "run"
+    command = real_data.command_for("dcgan", framework, "digits", 0, 3, out)
+    process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stdout + process.stderr
+    reported = json.loads((out / "history.json").read_text())["quality"]
+    result = tmp_path / "scored.json"
+    real_data.score_child("dcgan", framework, str(out), 1000, result, noise_seed=1)
+    scored = json.loads(result.read_text())
+    assert scored["fd"] == pytest.approx(reported["fd"], rel=1e-4), (scored, reported)
+    assert scored["class_ratios"] == reported["class_ratios"]
+
+
 def test_photo_pairs_are_grey_to_colour_crops_of_real_photographs(tmp_path):
     import cv2
     import numpy as np
