@@ -15,6 +15,14 @@ TOPICS = ("gan", "dcgan")  # the cGAN has its own module, test_cgan.py
 G_RATIO = (
     0.9  # G's moment distance to the data must end below this × its value at step 0 (measured 0.55-0.83)
 )
+# D's mean logit on the real images minus on G's step-0 samples after the tiny run, measured in the
+# four frameworks, seeds 0-1, 1 and 2 threads: GAN 3.9-5.8, DCGAN 1.6-9.8, cGAN at 32 px 0.7-9.3
+# (seeds 0-2); below 0.003 for an untrained D
+D_MARGIN = 0.3
+# The cGAN's D check runs at 32 px: at the 16 px of its shared tiny run, D's last BatchNorm sees
+# 1 x 1 maps and D barely tells the halves apart (margin -0.7 to 0.5 after 100 steps; the label
+# check keeps 16 px, where G obeys its label on every seed: tests/topics/cgan.py)
+D_RUN = {"cgan": dict(image_size=32)}
 # The MLP generator needs a faster, longer tiny run to move its pixel statistics; the cGAN reuses
 # the run of its label check (test_cgan.LABEL_RUN), with 8 images per class.
 G_RUN = {"gan": dict(lr=2e-3, steps=120), "cgan": dict(dataset_size=48, steps=150)}
@@ -55,11 +63,16 @@ def weights(answer, network):
 
 def check_discriminator_learns(answer):
     """D's loss falls (its lowest 10-step average, see ``harness.check_falls``), and after training
-    D scores real images above G's samples."""
-    run = _run(answer)
+    D scores real images above the samples of G at step 0, which D learned to reject, by at least
+    ``D_MARGIN`` logits.
+
+    Not "above G's last samples": who is ahead at the last step of a tiny game depends on the
+    rounding of the machine (the same DCGAN run with 1 or 2 threads: real -2.16 vs fake -0.87, or
+    -0.86 vs -1.34), while D's verdict on G's first samples is stable."""
+    run = _run(answer, **D_RUN.get(answer.REF.topic, {}))
     spec = topic_spec(answer.REF.topic)
     check_falls(run.history["d_loss"], "D's loss", spec.FALL_RATIO, spec.FALL_WINDOW)
-    fakes = _samples(answer, run.networks, run.config, count=len(run.data.images))
+    fakes = _samples(answer, _fresh(answer, run), run.config, count=len(run.data.images))
     if _conditional(answer):
         labels = run.data.labels
         real = answer.discriminate(run.networks, run.data.images, labels)
@@ -69,9 +82,10 @@ def check_discriminator_learns(answer):
             answer.discriminate(run.networks, run.data.images),
             answer.discriminate(run.networks, fakes),
         )
-    assert np.mean(real) > np.mean(fake), (
-        f"after training D does not score real images above fakes: mean logit {np.mean(real):.3f} "
-        f"(real) vs {np.mean(fake):.3f} (fake)"
+    margin = np.mean(real) - np.mean(fake)
+    assert margin >= D_MARGIN, (
+        f"after training D does not tell real images from G's samples at step 0: mean logit "
+        f"{np.mean(real):.3f} (real) vs {np.mean(fake):.3f} (fake), needed {D_MARGIN} apart"
     )
 
 
