@@ -102,6 +102,19 @@ def test_a_row_that_ran_with_another_setting_is_not_counted():
     assert "94 of the 96 runs" in text and "dcgan keras digits seed 0" in text
 
 
+def test_the_committed_table_is_what_the_script_writes_from_the_committed_rows():
+    """benchmarks/results/real_data.md above its findings is real_data.py's own rendering of
+    real_data.json: a table edited by hand, or left behind when the script's columns change,
+    fails here (``python benchmarks/real_data.py --table-only`` rewrites it)."""
+    results_dir = ROOT / "benchmarks" / "results"
+    table = results_dir / "real_data.md"
+    results = json.loads((results_dir / "real_data.json").read_text())
+    assert table.read_text() == real_data.markdown(results, real_data.kept_notes(table)), (
+        "real_data.md is not what real_data.py writes from real_data.json: run "
+        "python benchmarks/real_data.py --table-only"
+    )
+
+
 def test_hand_written_findings_survive_a_new_table(tmp_path):
     table = tmp_path / "real_data.md"
     assert real_data.kept_notes(table) == ""
