@@ -57,7 +57,7 @@ def test_table_marks_rows_under_the_bar_and_lists_what_was_not_measured():
 
 
 def test_a_topic_with_other_defaults_on_real_images_counts_each_data_set_at_its_own():
-    # the WGAN's steps are 3000 on the drawn shapes and 2250 on real images (gendojo/cli.py)
+    # the WGAN's steps are 4000 on the drawn shapes and 2250 on real images (gendojo/cli.py)
     shapes, digits = (real_data.default_steps("wgan", d) for d in ("simple-shapes", "digits"))
     assert shapes != digits
     rows = [
