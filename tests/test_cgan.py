@@ -1,7 +1,7 @@
 """Conditional GAN checks (questions/cgan.md): the GAN family's checks, and G obeys its label.
 
 All of them use the topic's one tiny run (tests/topics/cgan.py: 4 images of each class, 100 steps),
-except D's, which runs it at 32 px (test_gan.D_RUN).
+except D's, which runs it at 32 px for 40 steps (test_gan.D_RUN).
 """
 
 import numpy as np
